@@ -1,0 +1,3 @@
+//! Integration tests of the partner library (one binary).
+
+mod roundtrip;
