@@ -1,0 +1,41 @@
+//! `ssi-server`: the cloud half of Simple Sign-In (DESIGN.md sections 2-3,
+//! 5-6, 8-11): platform accounts, devices, developers, links, SSI token
+//! minting, settings, metrics ingestion, account pages, audit log.
+//!
+//! Layers: `domain` is pure (time and randomness are parameters); `store`
+//! does SQL; `http` turns requests into domain calls. Time comes from the
+//! injected [`clock::Clock`], randomness from [`random::RandomSource`].
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod encoding;
+pub mod http;
+pub mod metrics;
+pub mod random;
+pub mod secrets;
+pub mod startup;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+
+pub use config::ServerConfig;
+pub use startup::{StartError, build_state};
+pub use state::AppState;
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = http::router(state.clone());
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    state.store.close().await;
+    result
+}

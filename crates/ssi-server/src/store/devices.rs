@@ -1,0 +1,69 @@
+//! Registered devices and their credentials.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub ssi_enabled: bool,
+    /// `normal`, `guest` or `child` (the last two answer `NOT_AVAILABLE`).
+    pub mode: String,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+}
+
+pub(crate) const DEVICE_COLUMNS: &str =
+    "d.id, d.account_id, d.name, d.ssi_enabled, d.mode, d.created_at, d.last_seen_at";
+
+pub(crate) fn device_from_row(row: &AnyRow) -> Result<DeviceRow, sqlx::Error> {
+    Ok(DeviceRow {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        ssi_enabled: row.try_get("ssi_enabled")?,
+        mode: row.try_get("mode")?,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_device(
+        &self,
+        device: &DeviceRow,
+        credential_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO devices (id, account_id, name, credential_hash, ssi_enabled, mode, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&device.id)
+        .bind(&device.account_id)
+        .bind(&device.name)
+        .bind(credential_hash)
+        .bind(device.ssi_enabled)
+        .bind(&device.mode)
+        .bind(device.created_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// The device holding this credential; none once it is deregistered.
+    pub async fn find_device_by_credential(
+        &self,
+        credential_hash: &str,
+    ) -> Result<Option<DeviceRow>, StoreError> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.credential_hash = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(credential_hash)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(device_from_row).transpose()?)
+    }
+}
