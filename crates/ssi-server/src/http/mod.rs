@@ -22,8 +22,13 @@ use tower_http::trace::TraceLayer;
 use crate::random::{RandomSource, new_id};
 use crate::state::AppState;
 
+pub mod account_pages;
 pub mod auth;
+pub mod developer_api;
+pub mod device_api;
+pub mod device_grant;
 pub mod error;
+pub mod partner_api;
 
 pub use error::ApiError;
 
@@ -39,6 +44,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(account_pages::routes())
+        .merge(device_grant::routes())
+        .merge(developer_api::routes())
+        .merge(partner_api::routes())
+        .merge(device_api::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,

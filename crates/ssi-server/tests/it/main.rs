@@ -5,4 +5,11 @@
 mod harness;
 mod pg;
 
+mod account_pages;
+mod accounts;
+mod developers;
+mod device_api;
+mod device_grant;
+mod fixtures;
 mod ops;
+mod partner_api;
