@@ -250,7 +250,8 @@ impl LinkSigningKey {
     }
 
     pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
-        let jwk: EcPrivateJwk = serde_json::from_str(json).map_err(|_| KeyError::NotAJwk)?;
+        let jwk: EcPrivateJwk =
+            crate::json::from_object_str(json).map_err(|_| KeyError::NotAJwk)?;
         Self::from_jwk(&jwk)
     }
 
@@ -431,7 +432,7 @@ impl AppKeyPair {
     }
 
     pub fn from_private_jwk_json(json: &str) -> Result<Self, KeyError> {
-        let jwk: AppJwk = serde_json::from_str(json).map_err(|_| KeyError::NotAJwk)?;
+        let jwk: AppJwk = crate::json::from_object_str(json).map_err(|_| KeyError::NotAJwk)?;
         Self::from_private_jwk(&jwk)
     }
 
@@ -489,7 +490,7 @@ impl AppPublicKey {
     }
 
     pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
-        let jwk: AppJwk = serde_json::from_str(json).map_err(|_| KeyError::NotAJwk)?;
+        let jwk: AppJwk = crate::json::from_object_str(json).map_err(|_| KeyError::NotAJwk)?;
         Self::from_jwk(&jwk)
     }
 }
@@ -562,7 +563,7 @@ impl LinkTokenKey {
     }
 
     pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
-        let jwk: OctJwk = serde_json::from_str(json).map_err(|_| KeyError::NotAJwk)?;
+        let jwk: OctJwk = crate::json::from_object_str(json).map_err(|_| KeyError::NotAJwk)?;
         Self::from_jwk(&jwk)
     }
 }
@@ -592,13 +593,13 @@ impl LinkTokenKeys {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct JwkSet {
-            keys: Vec<OctJwk>,
+            keys: Vec<crate::json::Object<OctJwk>>,
         }
-        if let Ok(set) = serde_json::from_str::<JwkSet>(json) {
+        if let Ok(set) = crate::json::from_object_str::<JwkSet>(json) {
             let keys = set
                 .keys
                 .iter()
-                .map(LinkTokenKey::from_jwk)
+                .map(|jwk| LinkTokenKey::from_jwk(&jwk.0))
                 .collect::<Result<Vec<_>, _>>()?;
             return Ok(Self::new(keys));
         }

@@ -17,6 +17,7 @@ mod b64;
 #[cfg(feature = "deterministic")]
 mod deterministic;
 mod error;
+mod json;
 mod jwe;
 mod keys;
 mod link_token;

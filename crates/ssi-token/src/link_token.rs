@@ -54,7 +54,7 @@ struct LinkTokenPayload {
     ver: String,
     partner_user_id: String,
     platform_user_id: String,
-    #[serde(rename = "vKey")]
+    #[serde(rename = "vKey", deserialize_with = "crate::json::object")]
     v_key: EcPublicJwk,
     iat: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,7 +146,7 @@ pub(crate) fn decrypt_link_token(
     let header_bytes = jwe
         .protected_header()
         .ok_or(undecryptable("header is not base64url"))?;
-    let header: LinkTokenHeader = serde_json::from_slice(&header_bytes)
+    let header: LinkTokenHeader = crate::json::from_object_slice(&header_bytes)
         .map_err(|_| undecryptable("header is not the expected JSON"))?;
     if header.alg != LINK_TOKEN_ALG || header.enc != LINK_TOKEN_ENC || header.typ != LINK_TOKEN_TYP
     {
@@ -171,8 +171,8 @@ pub(crate) fn parse_link_token_payload(
     plaintext: &[u8],
 ) -> Result<LinkTokenClaims, LinkTokenError> {
     let invalid = |detail: String| LinkTokenError::InvalidPayload { detail };
-    let payload: LinkTokenPayload =
-        serde_json::from_slice(plaintext).map_err(|e| invalid(format!("payload JSON: {e}")))?;
+    let payload: LinkTokenPayload = crate::json::from_object_slice(plaintext)
+        .map_err(|e| invalid(format!("payload JSON: {e}")))?;
     if payload.ver != LINK_TOKEN_SCHEMA {
         return Err(invalid("ver is not LINK-TOKEN-1.0".to_owned()));
     }

@@ -35,7 +35,14 @@ impl InMemoryReplayStore {
     pub fn len(&self, now: i64) -> usize {
         let mut entries = self.inner.lock().expect("replay store lock");
         entries.purge(now);
-        entries.by_jti.len()
+        // Purging stops at the first unexpired entry in insertion order, so
+        // an entry with an earlier expiry inserted later can linger: count
+        // only what is still remembered.
+        entries
+            .by_jti
+            .values()
+            .filter(|&&until| until > now)
+            .count()
     }
 
     pub fn is_empty(&self, now: i64) -> bool {

@@ -22,6 +22,7 @@ struct SealedKeyHeader {
     alg: String,
     enc: String,
     kid: String,
+    #[serde(deserialize_with = "crate::json::object")]
     epk: EcPublicJwk,
     cty: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,7 +90,7 @@ pub fn unseal_link_signing_key(
     let header_bytes = jwe
         .protected_header()
         .ok_or(encryption_error("header is not base64url"))?;
-    let header: SealedKeyHeader = serde_json::from_slice(&header_bytes)
+    let header: SealedKeyHeader = crate::json::from_object_slice(&header_bytes)
         .map_err(|_| encryption_error("header is not the expected JSON"))?;
     if header.alg != SEALED_KEY_ALG || header.enc != SEALED_KEY_ENC {
         return Err(encryption_error("unsupported alg or enc"));
@@ -121,7 +122,7 @@ pub fn unseal_link_signing_key(
         .decrypt_content(cek.as_slice())
         .ok_or(encryption_error("content decryption failed"))?;
     // 6. The plaintext must be a private P-256 JWK with x,y = d·G.
-    let jwk: EcPrivateJwk = serde_json::from_slice(&plaintext)
+    let jwk: EcPrivateJwk = crate::json::from_object_slice(&plaintext)
         .map_err(|_| UnsealError::InvalidKey(crate::KeyError::NotAJwk))?;
     LinkSigningKey::from_jwk(&jwk).map_err(UnsealError::InvalidKey)
 }

@@ -181,7 +181,7 @@ pub fn verify_ssi_token(
     };
     let header_bytes =
         b64::decode(header_b64).ok_or_else(|| malformed("header is not base64url"))?;
-    let header: Header<'_> = serde_json::from_slice(&header_bytes)
+    let header: Header<'_> = crate::json::from_object_slice(&header_bytes)
         .map_err(|_| malformed("header is not {alg, typ, kid}"))?;
     if header.alg != SSI_TOKEN_ALG {
         return Err(malformed("alg is not ES256"));
@@ -189,13 +189,14 @@ pub fn verify_ssi_token(
     if header.typ != SSI_TOKEN_TYP {
         return Err(malformed("typ is not ssi+jwt"));
     }
+    // "Three base64url parts" is step 2 for the payload too.
+    let payload_bytes =
+        b64::decode(payload_b64).ok_or_else(|| malformed("payload is not base64url"))?;
     let signature: [u8; 64] = b64::decode_array(signature_b64)
         .ok_or_else(|| malformed("signature is not 64 bytes of base64url"))?;
     // 3. The claims: all present, right types, `ver`, `lid` = `kid`.
     let bad_claims = |detail: &str| VerifyError::new(Kind::MalformedClaims, detail);
-    let payload_bytes =
-        b64::decode(payload_b64).ok_or_else(|| bad_claims("payload is not base64url"))?;
-    let claims: Claims<'_> = serde_json::from_slice(&payload_bytes)
+    let claims: Claims<'_> = crate::json::from_object_slice(&payload_bytes)
         .map_err(|e| bad_claims(&format!("payload is not the SSI-TOKEN-1.0 claims: {e}")))?;
     if claims.ver != SSI_TOKEN_SCHEMA {
         return Err(bad_claims("ver is not SSI-TOKEN-1.0"));
