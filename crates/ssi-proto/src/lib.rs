@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod developer;
 mod enums;
 mod json;
 pub mod limits;
