@@ -25,6 +25,8 @@ mod replay;
 mod rng;
 mod sealed;
 mod ssi_token;
+#[cfg(feature = "deterministic")]
+pub mod vectors;
 
 #[cfg(feature = "deterministic")]
 pub use deterministic::DeterministicSigner;
