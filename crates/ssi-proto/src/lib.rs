@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod developer;
+pub mod device;
 mod enums;
 mod json;
 pub mod limits;
