@@ -30,6 +30,9 @@ if [ ! -d interop/node/node_modules ] || [ interop/node/package-lock.json -nt in
   npm ci --prefix interop/node --no-audit --no-fund
   touch interop/node/node_modules
 fi
+if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
+  python3 -m pip install --quiet cryptography
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi

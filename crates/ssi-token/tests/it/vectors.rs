@@ -540,3 +540,23 @@ fn spec_readme_worked_example_is_current() {
         );
     }
 }
+
+/// An implementation we did not write in Rust (Python's `cryptography`, written
+/// from spec/README.md alone) agrees with every case of the published vectors.
+#[test]
+fn independent_python_verifier_agrees_with_every_vector() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let output = std::process::Command::new("python3")
+        .arg(root.join("interop/python/verify_vectors.py"))
+        .arg(root.join("spec/vectors"))
+        .output()
+        .expect("python3 must be on PATH (scripts/test.sh installs the `cryptography` package)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the Python verifier disagrees (run `python3 -m pip install cryptography` if it is missing):\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("mismatches: 0"), "{stdout}");
+    assert!(!stdout.contains("checked: 0 "), "{stdout}");
+}
