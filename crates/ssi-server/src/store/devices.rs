@@ -67,3 +67,67 @@ impl Store {
         Ok(row.as_ref().map(device_from_row).transpose()?)
     }
 }
+
+impl Store {
+    /// The account's devices, oldest first.
+    pub async fn list_devices(&self, account_id: &str) -> Result<Vec<DeviceRow>, StoreError> {
+        let sql = format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.account_id = $1 ORDER BY d.created_at, d.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.iter().map(device_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// One device of this account (`None` for another account's device).
+    pub async fn find_device_for_account(
+        &self,
+        account_id: &str,
+        device_id: &str,
+    ) -> Result<Option<DeviceRow>, StoreError> {
+        let sql =
+            format!("SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = $1 AND d.account_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(device_id)
+            .bind(account_id)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(device_from_row).transpose()?)
+    }
+
+    /// Deregisters: deletes the row, so the credential stops working at
+    /// once. False when the account has no such device.
+    pub async fn delete_device(
+        &self,
+        account_id: &str,
+        device_id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM devices WHERE id = $1 AND account_id = $2")
+            .bind(device_id)
+            .bind(account_id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The owner's per-device switch: off makes the device answer
+    /// `FEATURE_TURNED_OFF` and deletes nothing. False when the account has
+    /// no such device.
+    pub async fn set_device_ssi_enabled(
+        &self,
+        account_id: &str,
+        device_id: &str,
+        enabled: bool,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE devices SET ssi_enabled = $1 WHERE id = $2 AND account_id = $3")
+                .bind(enabled)
+                .bind(device_id)
+                .bind(account_id)
+                .execute(&self.write)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
