@@ -123,6 +123,17 @@ impl P256Point {
     /// Parses the JWK members and checks the point is on the curve (and not
     /// the identity), which defeats invalid-curve attacks before any use.
     pub(crate) fn from_jwk_parts(kty: &str, crv: &str, x: &str, y: &str) -> Result<Self, KeyError> {
+        Ok(Self::from_jwk_parts_parsed(kty, crv, x, y)?.0)
+    }
+
+    /// As [`Self::from_jwk_parts`], also returning the parsed key so that a
+    /// verifier does not parse the point twice.
+    pub(crate) fn from_jwk_parts_parsed(
+        kty: &str,
+        crv: &str,
+        x: &str,
+        y: &str,
+    ) -> Result<(Self, ParsedPublicKey), KeyError> {
         if kty != KTY_EC {
             return Err(KeyError::WrongKeyType);
         }
@@ -132,9 +143,13 @@ impl P256Point {
         let x = b64::decode_array::<32>(x).ok_or(KeyError::BadCoordinate("x"))?;
         let y = b64::decode_array::<32>(y).ok_or(KeyError::BadCoordinate("y"))?;
         let point = Self::from_xy(&x, &y);
-        ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point.0)
-            .map_err(|_| KeyError::NotOnCurve)?;
-        Ok(point)
+        let parsed = point.parse()?;
+        Ok((point, parsed))
+    }
+
+    fn parse(&self) -> Result<ParsedPublicKey, KeyError> {
+        ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, self.0)
+            .map_err(|_| KeyError::NotOnCurve)
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8; 65] {
@@ -267,9 +282,8 @@ impl LinkSigningKey {
 
     /// The public half, the link verification key (`vKey`).
     pub fn verification_key(&self) -> LinkVerificationKey {
-        LinkVerificationKey {
-            point: self.public.clone(),
-        }
+        LinkVerificationKey::from_point(self.public.clone())
+            .expect("the public point of a validated key pair parses")
     }
 
     /// The raw private scalar, for callers that store it encrypted at rest.
@@ -306,10 +320,19 @@ impl LinkSigningKey {
 }
 
 /// The link verification key (`vKey`): the public half of a link key pair.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct LinkVerificationKey {
     pub(crate) point: P256Point,
+    parsed: ParsedPublicKey,
 }
+
+impl PartialEq for LinkVerificationKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.point == other.point
+    }
+}
+
+impl Eq for LinkVerificationKey {}
 
 impl fmt::Debug for LinkVerificationKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -321,10 +344,14 @@ impl fmt::Debug for LinkVerificationKey {
 }
 
 impl LinkVerificationKey {
+    pub(crate) fn from_point(point: P256Point) -> Result<Self, KeyError> {
+        let parsed = point.parse()?;
+        Ok(Self { point, parsed })
+    }
+
     pub fn from_jwk(jwk: &EcPublicJwk) -> Result<Self, KeyError> {
-        Ok(Self {
-            point: P256Point::from_jwk_parts(&jwk.kty, &jwk.crv, &jwk.x, &jwk.y)?,
-        })
+        let (point, parsed) = P256Point::from_jwk_parts_parsed(&jwk.kty, &jwk.crv, &jwk.x, &jwk.y)?;
+        Ok(Self { point, parsed })
     }
 
     pub fn to_jwk(&self) -> EcPublicJwk {
@@ -333,22 +360,13 @@ impl LinkVerificationKey {
 
     /// Reads an uncompressed SEC1 point (0x04 ‖ x ‖ y), checking it is on the curve.
     pub fn from_sec1(bytes: &[u8]) -> Result<Self, KeyError> {
-        let point = P256Point::from_sec1(bytes).ok_or(KeyError::NotOnCurve)?;
-        ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point.as_bytes())
-            .map_err(|_| KeyError::NotOnCurve)?;
-        Ok(Self { point })
+        Self::from_point(P256Point::from_sec1(bytes).ok_or(KeyError::NotOnCurve)?)
     }
 
     /// ES256 verification of a 64-byte r‖s signature (the JWS form); any
     /// other length, r or s out of range, or a wrong signature is `false`.
     pub fn verify_es256(&self, message: &[u8], signature: &[u8]) -> bool {
-        signature.len() == 64
-            && signature::UnparsedPublicKey::new(
-                &signature::ECDSA_P256_SHA256_FIXED,
-                self.point.as_bytes(),
-            )
-            .verify(message, signature)
-            .is_ok()
+        signature.len() == 64 && self.parsed.verify_sig(message, signature).is_ok()
     }
 }
 

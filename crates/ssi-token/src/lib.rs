@@ -39,7 +39,7 @@ pub use link_token::{
     LINK_TOKEN_SCHEMA, LinkTokenClaims, MAX_LINK_TOKEN_BYTES, make_link_token, read_link_token,
 };
 pub use replay::{InMemoryReplayStore, ReplayStore};
-pub use rng::{Random, SeededRandom, SystemRandom};
+pub use rng::{BufferedSystemRandom, Random, SeededRandom, SystemRandom};
 pub use sealed::{MAX_SEALED_KEY_BYTES, seal_link_signing_key, unseal_link_signing_key};
 pub use ssi_token::{
     CLOCK_SKEW_SECS, Es256Signer, MAX_SSI_TOKEN_BYTES, MintRequest, SSI_TOKEN_LIFETIME_SECS,

@@ -198,7 +198,8 @@ pub fn run(args: TokenBenchArgs, clock: &dyn Clock) -> Result<ExitCode> {
         "set-up: a raw implementation does not verify the reference signature"
     );
 
-    let mut mint_rng = SystemRandom;
+    // The server mints with the buffered system CSPRNG; so does the bench.
+    let mut mint_rng = ssi_token::BufferedSystemRandom::new();
     let mut next = 0usize;
     let mut replay = InMemoryReplayStore::new();
     // In [`RAW`] order, then mint, then verify: `Report::new` reads them so.
