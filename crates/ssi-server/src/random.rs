@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use ssi_token::{Random, SeededRandom, SystemRandom};
+use ssi_token::{BufferedSystemRandom, Random, SeededRandom, SystemRandom};
 
 use crate::encoding::b64;
 
@@ -11,13 +11,23 @@ pub trait RandomSource: Send + Sync {
     fn fill(&self, dest: &mut [u8]);
 }
 
-/// The operating system's CSPRNG.
+/// The operating system's CSPRNG, read in 4 KiB blocks per thread (a token
+/// id then costs a copy, not a call into the DRBG).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemRandomSource;
 
+thread_local! {
+    static BUFFERED: std::cell::RefCell<BufferedSystemRandom> =
+        std::cell::RefCell::new(BufferedSystemRandom::new());
+}
+
 impl RandomSource for SystemRandomSource {
     fn fill(&self, dest: &mut [u8]) {
-        SystemRandom.fill(dest);
+        if dest.len() > 256 {
+            SystemRandom.fill(dest);
+            return;
+        }
+        BUFFERED.with(|buffered| buffered.borrow_mut().fill(dest));
     }
 }
 
