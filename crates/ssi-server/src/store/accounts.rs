@@ -23,17 +23,26 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "a.id, a.email, a.password_hash, a.ssi_enabled, a.region, a.is_developer, a.created_at";
+/// Booleans are selected as `CASE WHEN … THEN 1 ELSE 0 END`: sqlx's `Any`
+/// driver cannot read SQLite's BOOLEAN columns, and the integer reads the
+/// same on both backends (see [`flag`]).
+const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, \
+     CASE WHEN a.ssi_enabled THEN 1 ELSE 0 END AS ssi_enabled, a.region, \
+     CASE WHEN a.is_developer THEN 1 ELSE 0 END AS is_developer, a.created_at";
+
+/// Reads a boolean selected as `CASE WHEN … THEN 1 ELSE 0 END AS column`.
+pub(crate) fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
 
 fn account_from_row(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
     Ok(AccountRow {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
         password_hash: row.try_get("password_hash")?,
-        ssi_enabled: row.try_get("ssi_enabled")?,
+        ssi_enabled: flag(row, "ssi_enabled")?,
         region: row.try_get("region")?,
-        is_developer: row.try_get("is_developer")?,
+        is_developer: flag(row, "is_developer")?,
         created_at: row.try_get("created_at")?,
     })
 }

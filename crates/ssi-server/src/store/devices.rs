@@ -17,15 +17,16 @@ pub struct DeviceRow {
     pub last_seen_at: Option<i64>,
 }
 
-pub(crate) const DEVICE_COLUMNS: &str =
-    "d.id, d.account_id, d.name, d.ssi_enabled, d.mode, d.created_at, d.last_seen_at";
+/// `ssi_enabled` as an integer: see [`super::accounts::flag`].
+pub(crate) const DEVICE_COLUMNS: &str = "d.id, d.account_id, d.name, \
+     CASE WHEN d.ssi_enabled THEN 1 ELSE 0 END AS ssi_enabled, d.mode, d.created_at, d.last_seen_at";
 
 pub(crate) fn device_from_row(row: &AnyRow) -> Result<DeviceRow, sqlx::Error> {
     Ok(DeviceRow {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
         name: row.try_get("name")?,
-        ssi_enabled: row.try_get("ssi_enabled")?,
+        ssi_enabled: super::accounts::flag(row, "ssi_enabled")?,
         mode: row.try_get("mode")?,
         created_at: row.try_get("created_at")?,
         last_seen_at: row.try_get("last_seen_at")?,

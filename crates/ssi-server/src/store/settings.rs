@@ -6,6 +6,7 @@
 use sqlx::Row;
 
 use super::account_links::delete_account_links_on;
+use super::accounts::flag;
 use super::{Store, StoreError};
 
 /// One app on the settings page, with the account's switch for it.
@@ -94,14 +95,15 @@ impl Store {
         app_id: &str,
     ) -> Result<bool, StoreError> {
         let row = sqlx::query(
-            "SELECT ssi_enabled FROM app_settings WHERE account_id = $1 AND app_id = $2",
+            "SELECT CASE WHEN ssi_enabled THEN 1 ELSE 0 END AS ssi_enabled \
+             FROM app_settings WHERE account_id = $1 AND app_id = $2",
         )
         .bind(account_id)
         .bind(app_id)
         .fetch_optional(&self.read)
         .await?;
         match row {
-            Some(row) => Ok(row.try_get("ssi_enabled")?),
+            Some(row) => Ok(flag(&row, "ssi_enabled")?),
             None => Ok(true),
         }
     }
@@ -113,7 +115,8 @@ impl Store {
         account_id: &str,
     ) -> Result<Vec<AppSettingRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.id, a.display_name, i.name AS idp_name, s.ssi_enabled \
+            "SELECT a.id, a.display_name, i.name AS idp_name, \
+             CASE WHEN s.ssi_enabled IS NULL OR s.ssi_enabled THEN 1 ELSE 0 END AS ssi_enabled \
              FROM apps a LEFT JOIN idps i ON i.id = a.idp_id \
              LEFT JOIN app_settings s ON s.app_id = a.id AND s.account_id = $1 \
              WHERE s.account_id IS NOT NULL \
@@ -126,12 +129,11 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                let enabled: Option<bool> = row.try_get("ssi_enabled")?;
                 Ok(AppSettingRow {
                     app_id: row.try_get("id")?,
                     app_name: row.try_get("display_name")?,
                     idp_name: row.try_get("idp_name")?,
-                    ssi_enabled: enabled.unwrap_or(true),
+                    ssi_enabled: flag(row, "ssi_enabled")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
