@@ -1,9 +1,810 @@
-//! (being written)
+//! The developer JSON API (DESIGN.md sections 5-6): `GET /v1/session`, and under
+//! `/v1/developer/` enrolment, apps, identity providers, app keys and partner
+//! API keys; plus the public `GET /v1/apps/{packageId}/jwks.json` and
+//! `GET /v1/apps/{packageId}/icon`.
+//!
+//! Authentication is the session cookie ([`SignedIn`], which also checks the
+//! `X-CSRF-Token` header on unsafe methods); developer routes then require
+//! `is_developer` (403 otherwise). Every lookup is scoped to the calling
+//! developer, so another developer's apps, IDPs and keys are 404, exactly as
+//! ids that do not exist. Every change is audited, never with a secret.
 
-use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::json;
+use ssi_proto::developer::{
+    API_KEY_PREFIX, ApiKeyList, ApiKeyView, AppKeyList, AppKeyView, AppList, AppPublicJwk, AppView,
+    BindIdentityProviderRequest, CreateApiKeyRequest, CreateAppRequest,
+    CreateIdentityProviderRequest, CreatedApiKey, EnrollResponse, ICON_MAX_BYTES,
+    IdentityProviderList, IdentityProviderView, Jwks, MAX_ACTIVE_API_KEYS_PER_DEVELOPER,
+    MAX_APPS_PER_DEVELOPER, MAX_IDPS_PER_DEVELOPER, SessionInfo, UpdateAppRequest,
+};
+use ssi_token::AppKeyPair;
+use zeroize::Zeroizing;
 
+use crate::audit::{self, AuditEvent};
+use crate::domain::developers::{
+    KeyRuleError, check_icon, decode_icon, generated_idp_name, key_status,
+};
+use crate::encoding::{b64_decode, secret_hash};
+use crate::http::auth::{SignedIn, request_id};
+use crate::http::{ApiError, WireJson};
+use crate::random::{RandomRef, new_id, new_secret};
 use crate::state::AppState;
+use crate::store::developers::{
+    ApiKeyRow, AppKeyRow, AppRow, AppUpdate, IdpRow, KeyOutcome, NewAppKey,
+};
+
+/// Policy for served SVG icons: no script, no external loads; inline styles
+/// only (SVGs commonly use them).
+pub const SVG_ICON_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/session", get(session))
+        .route("/v1/developer/enroll", post(enroll))
+        .route("/v1/developer/apps", post(create_app).get(list_apps))
+        .route(
+            "/v1/developer/apps/{app_id}",
+            get(get_app).patch(update_app).delete(delete_app),
+        )
+        .route("/v1/developer/apps/{app_id}/icon", put(put_icon))
+        .route("/v1/developer/apps/{app_id}/idp", post(bind_idp))
+        .route(
+            "/v1/developer/apps/{app_id}/keys",
+            post(create_key).get(list_keys),
+        )
+        .route(
+            "/v1/developer/apps/{app_id}/keys/{kid}/retire",
+            post(retire_key),
+        )
+        .route("/v1/developer/idps", post(create_idp).get(list_idps))
+        .route(
+            "/v1/developer/api-keys",
+            post(create_api_key).get(list_api_keys),
+        )
+        .route("/v1/developer/api-keys/{id}/revoke", post(revoke_api_key))
+        .route("/v1/apps/{package_id}/jwks.json", get(jwks))
+        .route("/v1/apps/{package_id}/icon", get(icon))
+}
+
+/// A signed-in account that has enrolled as a developer (403 otherwise).
+#[derive(Debug, Clone)]
+pub struct Developer(pub SignedIn);
+
+impl Developer {
+    pub fn id(&self) -> &str {
+        &self.0.account.id
+    }
+}
+
+impl FromRequestParts<AppState> for Developer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let signed_in = SignedIn::from_request_parts(parts, state).await?;
+        if !signed_in.account.is_developer {
+            return Err(ApiError::forbidden(
+                "this account is not a developer; enroll with POST /v1/developer/enroll",
+            ));
+        }
+        Ok(Self(signed_in))
+    }
+}
+
+/// Opens an app key's sealed private scalar (AAD = kid) and rebuilds the key
+/// pair, checking that it is the key the `kid` names. For the device API,
+/// which unseals link signing keys with [`crate::store::Store::unsealing_app_keys`].
+pub fn open_app_key(
+    state: &AppState,
+    kid: &str,
+    sealed: &[u8],
+    version: i64,
+) -> Result<AppKeyPair, ApiError> {
+    let opened = state
+        .master_keys
+        .open(version, kid.as_bytes(), sealed)
+        .map_err(|e| ApiError::internal(format!("app key {kid}: {e}")))?;
+    let scalar: Zeroizing<[u8; 32]> =
+        Zeroizing::new(opened.as_slice().try_into().map_err(|_| {
+            ApiError::internal(format!("app key {kid}: sealed scalar is not 32 bytes"))
+        })?);
+    let key = AppKeyPair::from_private_scalar(&scalar)
+        .map_err(|e| ApiError::internal(format!("app key {kid}: {e}")))?;
+    if key.kid() != kid {
+        return Err(ApiError::internal(format!(
+            "app key {kid}: the stored scalar belongs to another kid"
+        )));
+    }
+    Ok(key)
+}
+
+/// A fresh app key pair, sealed for storage.
+fn new_app_key(state: &AppState) -> Result<NewAppKey, ApiError> {
+    let pair = AppKeyPair::generate(&mut RandomRef(state.rng()));
+    let private = pair.to_private_jwk();
+    let scalar = Zeroizing::new(
+        private
+            .d
+            .as_deref()
+            .and_then(b64_decode)
+            .ok_or_else(|| ApiError::internal("a generated app key has no scalar"))?,
+    );
+    let kid = pair.kid().to_owned();
+    let (private_sealed, master_key_version) =
+        state.master_keys.seal(kid.as_bytes(), &scalar, state.rng());
+    let public_jwk = serde_json::to_string(&pair.public_key().to_jwk())
+        .map_err(|e| ApiError::internal(format!("public JWK: {e}")))?;
+    Ok(NewAppKey {
+        kid,
+        private_sealed,
+        master_key_version,
+        public_jwk,
+    })
+}
+
+async fn audit(
+    state: &AppState,
+    headers: &HeaderMap,
+    developer: &Developer,
+    action: &'static str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    audit::record(
+        state,
+        request_id(headers),
+        AuditEvent {
+            actor: format!("account:{}", developer.id()),
+            action,
+            account_id: Some(developer.id().to_owned()),
+            subject: Some(subject.to_owned()),
+            detail: Some(detail.to_string()),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+fn public_base(state: &AppState) -> &str {
+    state.config.issuer.trim_end_matches('/')
+}
+
+fn app_view(state: &AppState, app: &AppRow) -> AppView {
+    let base = public_base(state);
+    AppView {
+        app_id: app.id.clone(),
+        package_id: app.package_id.clone(),
+        display_name: app.display_name.clone(),
+        icon_url: app
+            .has_icon
+            .then(|| format!("{base}/v1/apps/{}/icon", app.package_id)),
+        identity_provider_name: app.idp_name.clone(),
+        blocked: app.blocked,
+        jwks_url: format!("{base}/v1/apps/{}/jwks.json", app.package_id),
+        created_at: app.created_at,
+    }
+}
+
+fn parse_public_jwk(text: &str) -> Result<AppPublicJwk, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError::internal(format!("stored public JWK: {e}")))
+}
+
+fn key_view(key: &AppKeyRow, now_ms: i64) -> Result<AppKeyView, ApiError> {
+    Ok(AppKeyView {
+        kid: key.kid.clone(),
+        status: key_status(key.retired_at, key.expires_at, now_ms),
+        public_jwk: parse_public_jwk(&key.public_jwk)?,
+        created_at: key.created_at,
+        retired_at: key.retired_at,
+        expires_at: key.expires_at,
+    })
+}
+
+fn api_key_view(key: ApiKeyRow) -> ApiKeyView {
+    ApiKeyView {
+        id: key.id,
+        label: key.label,
+        created_at: key.created_at,
+        revoked_at: key.revoked_at,
+    }
+}
+
+fn app_not_found() -> ApiError {
+    ApiError::not_found("app")
+}
+
+fn idp_not_found() -> ApiError {
+    ApiError::not_found("identity provider")
+}
+
+fn key_rule_error(e: KeyRuleError) -> ApiError {
+    match e {
+        KeyRuleError::KeyNotFound => ApiError::not_found("app key"),
+        other => ApiError::conflict(other.to_string()),
+    }
+}
+
+async fn owned_app(
+    state: &AppState,
+    developer: &Developer,
+    app_id: &str,
+) -> Result<AppRow, ApiError> {
+    state
+        .store
+        .find_app(developer.id(), app_id)
+        .await?
+        .ok_or_else(app_not_found)
+}
+
+fn no_store(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn session(signed_in: SignedIn) -> Response {
+    no_store(Json(SessionInfo {
+        account_id: signed_in.account.id,
+        email: signed_in.account.email,
+        is_developer: signed_in.account.is_developer,
+        csrf_token: signed_in.csrf_token,
+    }))
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed_in: SignedIn,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    let account_id = signed_in.account.id.clone();
+    if state.store.enroll_developer(&account_id).await? {
+        let developer = Developer(signed_in);
+        audit(
+            &state,
+            &headers,
+            &developer,
+            "developer.enroll",
+            &account_id,
+            json!({}),
+        )
+        .await?;
+    }
+    Ok(Json(EnrollResponse {
+        account_id,
+        is_developer: true,
+    }))
+}
+
+async fn create_app(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    developer: Developer,
+    WireJson(request): WireJson<CreateAppRequest>,
+) -> Result<(StatusCode, Json<AppView>), ApiError> {
+    request.validate()?;
+    let icon = match (&request.icon_base64, &request.icon_type) {
+        (Some(data), Some(icon_type)) => Some(decode_icon(data, icon_type)?),
+        _ => None,
+    };
+    if state.store.count_apps(developer.id()).await? >= MAX_APPS_PER_DEVELOPER as i64 {
+        return Err(ApiError::conflict(format!(
+            "a developer has at most {MAX_APPS_PER_DEVELOPER} apps; delete one first"
+        )));
+    }
+    let app = AppRow {
+        id: new_id(state.rng(), "app_"),
+        developer_id: developer.id().to_owned(),
+        package_id: request.package_id,
+        display_name: request.display_name,
+        idp_id: None,
+        idp_name: None,
+        blocked: false,
+        has_icon: icon.is_some(),
+        created_at: state.now_ms(),
+    };
+    let key = new_app_key(&state)?;
+    match state.store.insert_app(&app, icon.as_ref(), &key).await {
+        Ok(()) => {}
+        Err(e) if e.is_unique_violation() => {
+            return Err(ApiError::conflict(format!(
+                "packageId: {:?} is already registered",
+                app.package_id
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    audit(
+        &state,
+        &headers,
+        &developer,
+        "app.create",
+        &app.id,
+        json!({"packageId": app.package_id, "hasIcon": app.has_icon}),
+    )
+    .await?;
+    audit(
+        &state,
+        &headers,
+        &developer,
+        "app_key.create",
+        &key.kid,
+        json!({"appId": app.id}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(app_view(&state, &app))))
+}
+
+async fn list_apps(
+    State(state): State<AppState>,
+    developer: Developer,
+) -> Result<Json<AppList>, ApiError> {
+    let apps = state.store.list_apps(developer.id()).await?;
+    Ok(Json(AppList {
+        apps: apps.iter().map(|app| app_view(&state, app)).collect(),
+    }))
+}
+
+async fn get_app(
+    State(state): State<AppState>,
+    developer: Developer,
+    Path(app_id): Path<String>,
+) -> Result<Json<AppView>, ApiError> {
+    let app = owned_app(&state, &developer, &app_id).await?;
+    Ok(Json(app_view(&state, &app)))
+}
+
+async fn update_app(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    developer: Developer,
+    Path(app_id): Path<String>,
+    WireJson(request): WireJson<UpdateAppRequest>,
+) -> Result<Json<AppView>, ApiError> {
+    request.validate()?;
+    let icon = match (&request.icon_base64, &request.icon_type) {
+        (Some(data), Some(icon_type)) => Some(Some(decode_icon(data, icon_type)?)),
+        _ if request.remove_icon => Some(None),
+        _ => None,
+    };
+    let update = AppUpdate {
+        display_name: request.display_name,
+        icon,
+    };
+    apply_update(&state, &headers, &developer, &app_id, update).await
+}
+
+async fn apply_update(
+    state: &AppState,
+    headers: &HeaderMap,
+    developer: &Developer,
+    app_id: &str,
+    update: AppUpdate,
+) -> Result<Json<AppView>, ApiError> {
+    if !state
+        .store
+        .update_app(developer.id(), app_id, &update)
+        .await?
+    {
+        return Err(app_not_found());
+    }
+    let mut fields = Vec::new();
+    if update.display_name.is_some() {
+        fields.push("displayName");
+    }
+    match &update.icon {
+        Some(Some(_)) => fields.push("icon"),
+        Some(None) => fields.push("removeIcon"),
+        None => {}
+    }
+    audit(
+        state,
+        headers,
+        developer,
+        "app.update",
+        app_id,
+        json!({ "fields": fields }),
+    )
+    .await?;
+    let app = owned_app(state, developer, app_id).await?;
+    Ok(Json(app_view(state, &app)))
+}
+
+/// The raw icon body, for icons whose base64 would not fit a 64 KiB JSON body.
+struct IconBody {
+    content_type: String,
+    bytes: Vec<u8>,
+}
+
+impl FromRequest<AppState> for IconBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = Bytes::from_request(request, state).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "TOO_LARGE",
+                format!("icon: must be at most {ICON_MAX_BYTES} bytes"),
+            )
+        })?;
+        Ok(Self {
+            content_type,
+            bytes: bytes.to_vec(),
+        })
+    }
+}
+
+async fn put_icon(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    developer: Developer,
+    Path(app_id): Path<String>,
+    body: IconBody,
+) -> Result<Json<AppView>, ApiError> {
+    let icon = check_icon("icon", body.bytes, &body.content_type)?;
+    let update = AppUpdate {
+        display_name: None,
+        icon: Some(Some(icon)),
+    };
+    apply_update(&state, &headers, &developer, &app_id, update).await
+}
+
+async fn delete_app(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    developer: Developer,
+    Path(app_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let app = owned_app(&state, &developer, &app_id).await?;
+    if !state.store.delete_app(developer.id(), &app_id).await? {
+        return Err(app_not_found());
+    }
+    audit(
+        &state,
+        &headers,
+        &developer,
+        "app.delete",
+        &app_id,
+        json!({"packageId": app.package_id}),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn create_idp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    developer: Developer,
+    WireJson(request): WireJson<CreateIdentityProviderRequest>,
+) -> Result<(StatusCode, Json<IdentityProviderView>), ApiError> {
+    request.validate()?;
+    if state.store.count_idps(developer.id()).await? >= MAX_IDPS_PER_DEVELOPER as i64 {
+        return Err(ApiError::conflict(format!(
+            "a developer has at most {MAX_IDPS_PER_DEVELOPER} identity providers"
+        )));
+    }
+    let given = request.identity_provider_name;
+    // A generated name is retried on the (unlikely) collision; a given one is not.
+    let attempts = if given.is_some() { 1 } else { 3 };
+    for _ in 0..attempts {
+        let name = given.clone().unwrap_or_else(|| {
+            let mut random = [0u8; 8];
+            state.rng().fill(&mut random);
+            generated_idp_name(random)
+        });
+        let idp = IdpRow {
+            id: new_id(state.rng(), "idp_"),
+            developer_id: developer.id().to_owned(),
+            name,
+            created_at: state.now_ms(),
+        };
+        match state.store.insert_idp(&idp).await {
+            Ok(()) => {
+                audit(
+                    &state,
+                    &headers,
+                    &developer,
+                    "idp.create",
+                    &idp.id,
+                    json!({"identityProviderName": idp.name, "generated": given.is_none()}),
+                )
+                .await?;
+                let view = IdentityProviderView {
+                    identity_provider_name: idp.name,
+                    apps: Vec::new(),
+                    created_at: idp.created_at,
+                };
+                return Ok((StatusCode::CREATED, Json(view)));
+            }
+            Err(e) if e.is_unique_violation() && given.is_some() => {
+                return Err(ApiError::conflict(format!(
+                    "identityProviderName: {:?} is already taken",
+                    idp.name
+                )));
+            }
+            Err(e) if e.is_unique_violation() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal(
+        "three generated identity provider names collided",
+    ))
+}
+
+async fn list_idps(
+    State(state): State<AppState>,
+    developer: Developer,
+) -> Result<Json<IdentityProviderList>, ApiError> {
+    let idps = state.store.list_idps(developer.id()).await?;
+    Ok(Json(IdentityProviderList {
+        identity_providers: idps
+            .into_iter()
+            .map(|(idp, apps)| IdentityProviderView {
+                identity_provider_name: idp.name,
+                apps,
+                created_at: idp.created_at,
+            })
+            .collect(),
+    }))
+}
+
+async fn bind_idp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    developer: Developer,
+    Path(app_id): Path<String>,
+    WireJson(request): WireJson<BindIdentityProviderRequest>,
+) -> Result<Json<AppView>, ApiError> {
+    request.validate()?;
+    let app = owned_app(&state, &developer, &app_id).await?;
+    let idp = state
+        .store
+        .find_idp_by_name(&request.identity_provider_name)
+        .await?
+        .filter(|idp| idp.developer_id == developer.id())
+        .ok_or_else(idp_not_found)?;
+    if !state
+        .store
+        .bind_app_idp(developer.id(), &app_id, &idp.id)
+        .await?
+    {
+        // The app or the IDP went away in between.
+        return Err(app_not_found());
+    }
+    audit(
+        &state,
+        &headers,
+        &developer,
+        "app.bind_idp",
+        &app_id,
+        json!({"identityProviderName": idp.name, "previous": app.idp_name}),
+    )
+    .await?;
+    let app = owned_app(&state, &developer, &app_id).await?;
+    Ok(Json(app_view(&state, &app)))
+}
+
+async fn create_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    developer: Developer,
+    Path(app_id): Path<String>,
+) -> Result<(StatusCode, Json<AppKeyView>), ApiError> {
+    let key = new_app_key(&state)?;
+    let now = state.now_ms();
+    match state
+        .store
+        .insert_app_key(developer.id(), &app_id, &key, now)
+        .await?
+    {
+        KeyOutcome::Done(()) => {}
+        KeyOutcome::AppNotFound => return Err(app_not_found()),
+        KeyOutcome::Refused(e) => return Err(key_rule_error(e)),
+    }
+    audit(
+        &state,
+        &headers,
+        &developer,
+        "app_key.create",
+        &key.kid,
+        json!({"appId": app_id}),
+    )
+    .await?;
+    let row = AppKeyRow {
+        kid: key.kid,
+        app_id,
+        public_jwk: key.public_jwk,
+        created_at: now,
+        retired_at: None,
+        expires_at: None,
+    };
+    Ok((StatusCode::CREATED, Json(key_view(&row, now)?)))
+}
+
+async fn list_keys(
+    State(state): State<AppState>,
+    developer: Developer,
+    Path(app_id): Path<String>,
+) -> Result<Json<AppKeyList>, ApiError> {
+    let app = owned_app(&state, &developer, &app_id).await?;
+    let now = state.now_ms();
+    let keys = state
+        .store
+        .list_app_keys(&app.id)
+        .await?
+        .iter()
+        .map(|key| key_view(key, now))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(AppKeyList { keys }))
+}
+
+async fn retire_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    developer: Developer,
+    Path((app_id, kid)): Path<(String, String)>,
+) -> Result<Json<AppKeyView>, ApiError> {
+    let now = state.now_ms();
+    let key = match state
+        .store
+        .retire_app_key(
+            developer.id(),
+            &app_id,
+            &kid,
+            now,
+            state.config.retired_app_key_grace_secs,
+        )
+        .await?
+    {
+        KeyOutcome::Done(key) => key,
+        KeyOutcome::AppNotFound => return Err(app_not_found()),
+        KeyOutcome::Refused(e) => return Err(key_rule_error(e)),
+    };
+    audit(
+        &state,
+        &headers,
+        &developer,
+        "app_key.retire",
+        &key.kid,
+        json!({"appId": app_id, "expiresAt": key.expires_at}),
+    )
+    .await?;
+    Ok(Json(key_view(&key, now)?))
+}
+
+async fn create_api_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    developer: Developer,
+    WireJson(request): WireJson<CreateApiKeyRequest>,
+) -> Result<Response, ApiError> {
+    request.validate()?;
+    if state.store.count_active_api_keys(developer.id()).await?
+        >= MAX_ACTIVE_API_KEYS_PER_DEVELOPER as i64
+    {
+        return Err(ApiError::conflict(format!(
+            "a developer has at most {MAX_ACTIVE_API_KEYS_PER_DEVELOPER} active API keys; revoke one first"
+        )));
+    }
+    let secret = Zeroizing::new(new_secret(state.rng(), API_KEY_PREFIX));
+    let row = ApiKeyRow {
+        id: new_id(state.rng(), "pk_"),
+        developer_id: developer.id().to_owned(),
+        label: request.label,
+        created_at: state.now_ms(),
+        revoked_at: None,
+    };
+    state
+        .store
+        .insert_api_key(&row, &secret_hash(&secret))
+        .await?;
+    audit(
+        &state,
+        &headers,
+        &developer,
+        "api_key.create",
+        &row.id,
+        json!({"label": row.label}),
+    )
+    .await?;
+    let created = CreatedApiKey {
+        key: api_key_view(row),
+        api_key: secret.to_string(),
+    };
+    Ok(no_store((StatusCode::CREATED, Json(created))))
+}
+
+async fn list_api_keys(
+    State(state): State<AppState>,
+    developer: Developer,
+) -> Result<Json<ApiKeyList>, ApiError> {
+    let keys = state.store.list_api_keys(developer.id()).await?;
+    Ok(Json(ApiKeyList {
+        api_keys: keys.into_iter().map(api_key_view).collect(),
+    }))
+}
+
+async fn revoke_api_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    developer: Developer,
+    Path(id): Path<String>,
+) -> Result<Json<ApiKeyView>, ApiError> {
+    let (key, revoked_now) = state
+        .store
+        .revoke_api_key(developer.id(), &id, state.now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    if revoked_now {
+        audit(
+            &state,
+            &headers,
+            &developer,
+            "api_key.revoke",
+            &key.id,
+            json!({"label": key.label}),
+        )
+        .await?;
+    }
+    Ok(Json(api_key_view(key)))
+}
+
+async fn jwks(
+    State(state): State<AppState>,
+    Path(package_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let keys = state
+        .store
+        .current_public_keys(&package_id)
+        .await?
+        .ok_or_else(app_not_found)?
+        .iter()
+        .map(|text| parse_public_jwk(text))
+        .collect::<Result<_, _>>()?;
+    Ok((
+        [(header::CACHE_CONTROL, "max-age=300")],
+        Json(Jwks { keys }),
+    )
+        .into_response())
+}
+
+async fn icon(
+    State(state): State<AppState>,
+    Path(package_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (content_type, bytes) = state
+        .store
+        .find_app_icon(&package_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("icon"))?;
+    let content_type = HeaderValue::from_str(&content_type)
+        .map_err(|_| ApiError::internal("stored icon type is not a header value"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(SVG_ICON_CSP),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=300"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
