@@ -73,6 +73,7 @@ async fn sign_in(server: &TestServer, email: &str) -> (reqwest::Client, String, 
 }
 
 /// One signed-in account talking JSON to the server.
+#[derive(Clone)]
 pub(crate) struct Api {
     pub client: reqwest::Client,
     pub csrf: String,
@@ -1060,3 +1061,60 @@ server_test!(
         assert!(!keys.to_string().contains("\"d\""), "{keys}");
     }
 );
+
+server_test!(
+    concurrent_changes_keep_the_invariants,
+    |server: TestServer| async move {
+        let dev = Api::developer(&server, "dev@example.com").await;
+        let rival = Api::developer(&server, "rival@example.com").await;
+
+        // Eight racing registrations of one package id, from two developers:
+        // exactly one wins, the others get 409.
+        let attempts = (0..8).map(|i| {
+            let api = if i % 2 == 0 {
+                dev.clone()
+            } else {
+                rival.clone()
+            };
+            let body = json!({"packageId": "com.race.app", "displayName": format!("Racer {i}")});
+            (api, "/v1/developer/apps".to_owned(), body)
+        });
+        assert_eq!(
+            concurrent_posts(attempts).await,
+            [201, 409, 409, 409, 409, 409, 409, 409]
+        );
+
+        // Two current keys retired at once: one retirement wins, the other is
+        // refused as the last current key; the app is never left without one.
+        let app_id = dev.create_app("com.example.app").await;
+        let (status, _) = dev
+            .post(&format!("/v1/developer/apps/{app_id}/keys"), json!({}))
+            .await;
+        assert_eq!(status, 201);
+        let retirements: Vec<_> = dev
+            .keys(&app_id)
+            .await
+            .iter()
+            .map(|key| {
+                let kid = key["kid"].as_str().unwrap();
+                let path = format!("/v1/developer/apps/{app_id}/keys/{kid}/retire");
+                (dev.clone(), path, json!({}))
+            })
+            .collect();
+        assert_eq!(concurrent_posts(retirements.into_iter()).await, [200, 409]);
+        assert_eq!(jwks_kids(&server, "com.example.app").await.len(), 1);
+    }
+);
+
+/// Sends the POSTs concurrently; their statuses, sorted.
+async fn concurrent_posts(requests: impl Iterator<Item = (Api, String, Value)>) -> Vec<u16> {
+    let tasks: Vec<_> = requests
+        .map(|(api, path, body)| tokio::spawn(async move { api.post(&path, body).await.0 }))
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses.sort_unstable();
+    statuses
+}
