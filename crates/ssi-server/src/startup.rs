@@ -114,6 +114,7 @@ pub async fn build_state(
         master_keys,
         directed_ids,
         metrics: ServerMetrics::default(),
+        signing_key_cache: crate::store::links::SigningKeyCache::default(),
     }))
 }
 

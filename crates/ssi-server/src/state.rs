@@ -21,6 +21,8 @@ pub struct StateInner {
     pub master_keys: MasterKeys,
     pub directed_ids: DirectedIds,
     pub metrics: ServerMetrics,
+    /// Rebuilt link signing keys, per node (see `store::links`).
+    pub signing_key_cache: crate::store::links::SigningKeyCache,
 }
 
 impl AppState {

@@ -1,1 +1,560 @@
-//! (being written)
+//! Links as the device API sees them (DESIGN.md section 3, "Linking" and
+//! "Sign-in"): the one-query context of a device API call, the active links of
+//! (account, IDP), the de-duplicated insert, and the per-node cache of rebuilt
+//! link signing keys.
+//!
+//! SQLite's Any driver cannot carry BOOLEAN columns, so every boolean is read
+//! as `CASE WHEN … THEN 1 ELSE 0 END` (an integer on both backends).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use ssi_token::LinkSigningKey;
+
+use super::accounts::flag;
+use super::metrics::{MetricEventRow, insert_metric_event_on};
+use super::{Store, StoreError};
+
+/// The account, region and app facts of one device API call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceApiContext {
+    pub is_account_enabled: bool,
+    pub is_region_available: bool,
+    /// `None`: no app with that package id.
+    pub app: Option<DeviceApiApp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceApiApp {
+    pub id: String,
+    pub developer_id: String,
+    pub display_name: String,
+    pub has_icon: bool,
+    pub is_blocked: bool,
+    /// The account's switch for this app (no row = on).
+    pub is_enabled_by_owner: bool,
+    pub idp_id: Option<String>,
+    pub idp_name: Option<String>,
+}
+
+/// A stored link with what minting needs. `Debug` leaves out the link token
+/// and the sealed key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredLink {
+    pub id: String,
+    pub partner_user_id: String,
+    pub link_token: String,
+    pub signing_key_sealed: Vec<u8>,
+    pub signing_key_public: Vec<u8>,
+    pub master_key_version: i64,
+    pub created_at: i64,
+}
+
+impl fmt::Debug for StoredLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredLink")
+            .field("id", &self.id)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A link to insert; the signing key's scalar is already sealed (AAD = id).
+#[derive(Clone)]
+pub struct NewLink<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub idp_id: &'a str,
+    pub partner_user_id: &'a str,
+    pub user_login_name: &'a str,
+    pub link_token: &'a str,
+    pub signing_key_sealed: &'a [u8],
+    pub signing_key_public: &'a [u8],
+    pub master_key_version: i64,
+    pub app_id: &'a str,
+    pub device_id: &'a str,
+    pub now_ms: i64,
+}
+
+/// What [`Store::insert_link_deduplicated`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkInsertOutcome {
+    /// This call inserted the link (and its `ENABLE_SSI` event).
+    Established(String),
+    /// (account, IDP, partner user) was linked already: that link's id.
+    AlreadyExists(String),
+    /// The account has `max_links` links for the IDP already.
+    LimitReached,
+    /// The owner turned SSI off for the account or the app meanwhile.
+    TurnedOff,
+    /// The account is gone.
+    NoAccount,
+}
+
+/// An app key as stored: the private scalar sealed under the master key
+/// (AAD = kid).
+#[derive(Clone)]
+pub struct SealedAppKey {
+    pub kid: String,
+    pub private_sealed: Vec<u8>,
+    pub master_key_version: i64,
+}
+
+impl fmt::Debug for SealedAppKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedAppKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+const CONTEXT_COLUMNS: &str = "\
+    CASE WHEN a.ssi_enabled THEN 1 ELSE 0 END AS account_enabled, \
+    CASE WHEN r.ssi_available IS NULL OR r.ssi_available THEN 1 ELSE 0 END AS region_available, \
+    p.id AS app_id, p.developer_id, p.display_name, \
+    CASE WHEN p.icon IS NULL THEN 0 ELSE 1 END AS has_icon, \
+    CASE WHEN p.blocked THEN 1 ELSE 0 END AS app_blocked, \
+    CASE WHEN s.ssi_enabled IS NULL OR s.ssi_enabled THEN 1 ELSE 0 END AS app_enabled, \
+    i.id AS idp_id, i.name AS idp_name";
+
+const CONTEXT_JOINS: &str = "\
+    FROM accounts a \
+    LEFT JOIN region_settings r ON r.region = a.region \
+    LEFT JOIN apps p ON p.package_id = $2 \
+    LEFT JOIN idps i ON i.id = p.idp_id \
+    LEFT JOIN app_settings s ON s.account_id = a.id AND s.app_id = p.id";
+
+const LINK_COLUMNS: &str = "l.id AS link_id, l.partner_user_id, l.link_token, \
+    l.signing_key_sealed, l.signing_key_public, l.master_key_version, l.created_at AS link_created_at";
+
+fn context_from_row(row: &AnyRow) -> Result<DeviceApiContext, sqlx::Error> {
+    let app_id: Option<String> = row.try_get("app_id")?;
+    let app = match app_id {
+        None => None,
+        Some(id) => Some(DeviceApiApp {
+            id,
+            developer_id: row.try_get("developer_id")?,
+            display_name: row.try_get("display_name")?,
+            has_icon: flag(row, "has_icon")?,
+            is_blocked: flag(row, "app_blocked")?,
+            is_enabled_by_owner: flag(row, "app_enabled")?,
+            idp_id: row.try_get("idp_id")?,
+            idp_name: row.try_get("idp_name")?,
+        }),
+    };
+    Ok(DeviceApiContext {
+        is_account_enabled: flag(row, "account_enabled")?,
+        is_region_available: flag(row, "region_available")?,
+        app,
+    })
+}
+
+fn link_from_row(row: &AnyRow) -> Result<StoredLink, sqlx::Error> {
+    Ok(StoredLink {
+        id: row.try_get("link_id")?,
+        partner_user_id: row.try_get("partner_user_id")?,
+        link_token: row.try_get("link_token")?,
+        signing_key_sealed: row.try_get("signing_key_sealed")?,
+        signing_key_public: row.try_get("signing_key_public")?,
+        master_key_version: row.try_get("master_key_version")?,
+        created_at: row.try_get("link_created_at")?,
+    })
+}
+
+impl Store {
+    /// The facts of a device API call for the app `package_id` on a device of
+    /// `account_id`, in one query. `None` when the account is gone.
+    pub async fn device_api_context(
+        &self,
+        account_id: &str,
+        package_id: &str,
+    ) -> Result<Option<DeviceApiContext>, StoreError> {
+        let sql = format!("SELECT {CONTEXT_COLUMNS} {CONTEXT_JOINS} WHERE a.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(package_id)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(context_from_row).transpose()?)
+    }
+
+    /// [`Store::device_api_context`] plus, in the same query, the account's
+    /// links of the app's IDP, oldest first — only when that IDP is named
+    /// `idp_name` (an app never reads another IDP's links).
+    pub async fn device_api_context_with_links(
+        &self,
+        account_id: &str,
+        package_id: &str,
+        idp_name: &str,
+    ) -> Result<Option<(DeviceApiContext, Vec<StoredLink>)>, StoreError> {
+        let sql = format!(
+            "SELECT {CONTEXT_COLUMNS}, {LINK_COLUMNS} {CONTEXT_JOINS} \
+             LEFT JOIN links l ON l.account_id = a.id AND l.idp_id = i.id AND i.name = $3 \
+             WHERE a.id = $1 ORDER BY l.created_at, l.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(package_id)
+            .bind(idp_name)
+            .fetch_all(&self.read)
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let context = context_from_row(first)?;
+        let mut links = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<Option<String>, _>("link_id")?.is_some() {
+                links.push(link_from_row(row)?);
+            }
+        }
+        Ok(Some((context, links)))
+    }
+
+    /// The app keys that unseal link signing keys at `now_ms`: current keys
+    /// and retired keys not yet expired (a retired key without an expiry
+    /// lasts `retired_grace_ms` after retirement).
+    pub async fn device_api_unsealing_keys(
+        &self,
+        app_id: &str,
+        now_ms: i64,
+        retired_grace_ms: i64,
+    ) -> Result<Vec<SealedAppKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, private_sealed, master_key_version FROM app_keys \
+             WHERE app_id = $1 AND (retired_at IS NULL OR COALESCE(expires_at, retired_at + $3) > $2) \
+             ORDER BY created_at DESC, kid",
+        )
+        .bind(app_id)
+        .bind(now_ms)
+        .bind(retired_grace_ms)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SealedAppKey {
+                    kid: row.try_get("kid")?,
+                    private_sealed: row.try_get("private_sealed")?,
+                    master_key_version: row.try_get("master_key_version")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Database)
+    }
+
+    /// The link of (account, IDP, partner user), if any.
+    pub async fn find_link_id_by_partner_user(
+        &self,
+        account_id: &str,
+        idp_id: &str,
+        partner_user_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM links WHERE account_id = $1 AND idp_id = $2 AND partner_user_id = $3",
+        )
+        .bind(account_id)
+        .bind(idp_id)
+        .bind(partner_user_id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|row| row.try_get("id")).transpose()?)
+    }
+
+    /// One link, only if it is a link of this account under this IDP.
+    pub async fn find_link_for_account(
+        &self,
+        link_id: &str,
+        account_id: &str,
+        idp_id: &str,
+    ) -> Result<Option<StoredLink>, StoreError> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM links l \
+             WHERE l.id = $1 AND l.account_id = $2 AND l.idp_id = $3"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(link_id)
+            .bind(account_id)
+            .bind(idp_id)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(link_from_row).transpose()?)
+    }
+
+    /// Inserts a link unless (account, IDP, partner user) is linked already,
+    /// the account has `max_links` links for the IDP, or the owner turned SSI
+    /// off for the account or the app. With the link, in the same
+    /// transaction, the server event `ENABLE_SSI` (idempotency key
+    /// `enable:<link id>`).
+    ///
+    /// Concurrent calls for one account are serialised on the account's row
+    /// (an `UPDATE` that changes nothing takes its lock on PostgreSQL; SQLite
+    /// has one writer), and the insert is `ON CONFLICT DO NOTHING` on the
+    /// unique (account, IDP, partner user): however many nodes race, one link
+    /// results and every caller learns its id.
+    pub async fn insert_link_deduplicated(
+        &self,
+        link: &NewLink<'_>,
+        max_links: usize,
+    ) -> Result<LinkInsertOutcome, StoreError> {
+        crate::with_retry!(self.try_insert_link(link, max_links))
+    }
+
+    async fn try_insert_link(
+        &self,
+        link: &NewLink<'_>,
+        max_links: usize,
+    ) -> Result<LinkInsertOutcome, StoreError> {
+        let mut tx = self.write.begin().await?;
+        // 1. Lock the account row and read its switch under the lock.
+        let account = sqlx::query(
+            "UPDATE accounts SET ssi_enabled = ssi_enabled WHERE id = $1 \
+             RETURNING CASE WHEN ssi_enabled THEN 1 ELSE 0 END AS enabled",
+        )
+        .bind(link.account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(account) = account else {
+            tx.rollback().await?;
+            return Ok(LinkInsertOutcome::NoAccount);
+        };
+        let app_off = sqlx::query(
+            "SELECT 1 AS off FROM app_settings \
+             WHERE account_id = $1 AND app_id = $2 AND NOT ssi_enabled",
+        )
+        .bind(link.account_id)
+        .bind(link.app_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if !flag(&account, "enabled")? || app_off {
+            tx.rollback().await?;
+            return Ok(LinkInsertOutcome::TurnedOff);
+        }
+        // 2. An existing link wins.
+        let find_existing = || {
+            sqlx::query(
+                "SELECT id FROM links \
+                 WHERE account_id = $1 AND idp_id = $2 AND partner_user_id = $3",
+            )
+            .bind(link.account_id)
+            .bind(link.idp_id)
+            .bind(link.partner_user_id)
+        };
+        if let Some(row) = find_existing().fetch_optional(&mut *tx).await? {
+            tx.rollback().await?;
+            return Ok(LinkInsertOutcome::AlreadyExists(row.try_get("id")?));
+        }
+        // 3. The limit of active links per (account, IDP).
+        let count: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM links WHERE account_id = $1 AND idp_id = $2")
+                .bind(link.account_id)
+                .bind(link.idp_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        if usize::try_from(count).unwrap_or(usize::MAX) >= max_links {
+            tx.rollback().await?;
+            return Ok(LinkInsertOutcome::LimitReached);
+        }
+        // 4. Insert, de-duplicated by the unique key, and read back the winner.
+        let inserted = sqlx::query(
+            "INSERT INTO links (id, account_id, idp_id, partner_user_id, user_login_name, \
+             link_token, signing_key_sealed, signing_key_public, master_key_version, \
+             created_by_app_id, created_by_device_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (account_id, idp_id, partner_user_id) DO NOTHING",
+        )
+        .bind(link.id)
+        .bind(link.account_id)
+        .bind(link.idp_id)
+        .bind(link.partner_user_id)
+        .bind(link.user_login_name)
+        .bind(link.link_token)
+        .bind(link.signing_key_sealed)
+        .bind(link.signing_key_public)
+        .bind(link.master_key_version)
+        .bind(link.app_id)
+        .bind(link.device_id)
+        .bind(link.now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            let winner: String = find_existing().fetch_one(&mut *tx).await?.try_get("id")?;
+            tx.rollback().await?;
+            return Ok(LinkInsertOutcome::AlreadyExists(winner));
+        }
+        // 5. The server's ENABLE_SSI event, exactly once per link.
+        let event = MetricEventRow {
+            source: "server".to_owned(),
+            idempotency_key: format!("enable:{}", link.id),
+            app_id: link.app_id.to_owned(),
+            event: ssi_proto::InternalEvent::EnableSsi.as_str().to_owned(),
+            failure_reason: None,
+            occurred_at: link.now_ms,
+            received_at: link.now_ms,
+        };
+        insert_metric_event_on(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(LinkInsertOutcome::Established(link.id.to_owned()))
+    }
+
+    /// A sign-in through a link, for the account's sign-in history.
+    pub async fn insert_sign_in_for_link(
+        &self,
+        id: &str,
+        account_id: &str,
+        app_id: &str,
+        device_id: &str,
+        link_id: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sign_ins (id, account_id, app_id, device_id, link_id, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(app_id)
+        .bind(device_id)
+        .bind(link_id)
+        .bind(now_ms)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// The device's own switch, set by the device itself (device API).
+    /// Returns whether the device still exists.
+    pub async fn device_api_set_device_ssi_enabled(
+        &self,
+        device_id: &str,
+        enabled: bool,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE devices SET ssi_enabled = $1 WHERE id = $2")
+            .bind(enabled)
+            .bind(device_id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Link signing keys rebuilt from their sealed scalars, per node. Rebuilding
+/// costs an AES-GCM open and a scalar multiplication (the `x,y = d·G` check),
+/// more than the signature itself; the cache makes a repeated
+/// `getUserAndLinks` cost one signature per link.
+///
+/// Keyed by (link id, master key version); an entry is used only after the
+/// link was read from the database in the same request (so a deleted link
+/// is never served) and only if its public point equals the stored one.
+/// Bounded: two generations of at most `capacity / 2` entries each; when the
+/// young one is full, the old one is dropped (approximately LRU, O(1)).
+pub struct SigningKeyCache {
+    capacity: usize,
+    generations: Mutex<Generations>,
+}
+
+type CacheKey = (String, i64);
+
+#[derive(Default)]
+struct Generations {
+    young: HashMap<CacheKey, Arc<LinkSigningKey>>,
+    old: HashMap<CacheKey, Arc<LinkSigningKey>>,
+}
+
+/// Entries kept by [`SigningKeyCache::default`].
+pub const SIGNING_KEY_CACHE_CAPACITY: usize = 10_000;
+
+impl Default for SigningKeyCache {
+    fn default() -> Self {
+        Self::new(SIGNING_KEY_CACHE_CAPACITY)
+    }
+}
+
+impl fmt::Debug for SigningKeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyCache")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl SigningKeyCache {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(2),
+            generations: Mutex::new(Generations::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
+        // A panic while holding the lock leaves plain maps behind: still usable.
+        self.generations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached key for this link and master key version, if its public
+    /// point is `public_sec1`.
+    pub fn get(
+        &self,
+        link_id: &str,
+        master_key_version: i64,
+        public_sec1: &[u8],
+    ) -> Option<Arc<LinkSigningKey>> {
+        let key = (link_id.to_owned(), master_key_version);
+        let mut generations = self.lock();
+        let found = match generations.young.get(&key) {
+            Some(found) => found.clone(),
+            None => {
+                let found = generations.old.remove(&key)?;
+                self.insert_young(&mut generations, key, found.clone());
+                found
+            }
+        };
+        (found.public_sec1().as_slice() == public_sec1).then_some(found)
+    }
+
+    pub fn insert(&self, link_id: &str, master_key_version: i64, signing_key: Arc<LinkSigningKey>) {
+        let mut generations = self.lock();
+        self.insert_young(
+            &mut generations,
+            (link_id.to_owned(), master_key_version),
+            signing_key,
+        );
+    }
+
+    fn insert_young(
+        &self,
+        generations: &mut Generations,
+        key: CacheKey,
+        value: Arc<LinkSigningKey>,
+    ) {
+        if generations.young.len() >= self.capacity / 2 && !generations.young.contains_key(&key) {
+            generations.old = std::mem::take(&mut generations.young);
+        }
+        generations.young.insert(key, value);
+    }
+
+    /// Drops a deleted link's key (any version) from this node's memory.
+    pub fn forget(&self, link_id: &str) {
+        let mut generations = self.lock();
+        generations.young.retain(|(id, _), _| id != link_id);
+        generations.old.retain(|(id, _), _| id != link_id);
+    }
+
+    pub fn len(&self) -> usize {
+        let generations = self.lock();
+        generations.young.len() + generations.old.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,1 +1,148 @@
-//! (being written)
+//! Raw business events (DESIGN.md section 3, "Metrics"): app events delivered
+//! by the agents' outboxes and the events the server records itself
+//! (`ENABLE_SSI`, `CONSENT_DENIED`). `(source, idempotency_key)` is the primary
+//! key and every insert is `ON CONFLICT DO NOTHING`, so a retried delivery is
+//! counted once.
+
+use std::collections::HashMap;
+
+use sqlx::{AnyConnection, Row};
+
+use super::{Store, StoreError};
+
+/// Events per multi-row `INSERT` (7 parameters each, far below the
+/// parameter limits of SQLite and PostgreSQL).
+const INSERT_CHUNK: usize = 100;
+
+/// One event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricEventRow {
+    /// A device id for app events, `server` for the server's own.
+    pub source: String,
+    /// Unique per source: the agent's `eventId`, or `enable:<link id>`, ….
+    pub idempotency_key: String,
+    pub app_id: String,
+    /// The canonical wire spelling: `LOGIN_SUCCESS`, `ENABLE_SSI`, ….
+    pub event: String,
+    /// The canonical spelling of the `FailureReason`, with `LOGIN_FAILURE`.
+    pub failure_reason: Option<String>,
+    /// When it happened (epoch ms).
+    pub occurred_at: i64,
+    /// When the server got it (epoch ms).
+    pub received_at: i64,
+}
+
+/// Inserts one event on a connection or transaction; `false` when
+/// `(source, idempotency_key)` was recorded before.
+pub(crate) async fn insert_metric_event_on(
+    conn: &mut AnyConnection,
+    event: &MetricEventRow,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO metric_events \
+         (source, idempotency_key, app_id, event, failure_reason, occurred_at, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, idempotency_key) DO NOTHING",
+    )
+    .bind(&event.source)
+    .bind(&event.idempotency_key)
+    .bind(&event.app_id)
+    .bind(&event.event)
+    .bind(&event.failure_reason)
+    .bind(event.occurred_at)
+    .bind(event.received_at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+impl Store {
+    /// Records one event; `false` when it was recorded before.
+    pub async fn insert_metric_event(&self, event: &MetricEventRow) -> Result<bool, StoreError> {
+        let mut conn = self.write.acquire().await?;
+        Ok(insert_metric_event_on(&mut conn, event).await?)
+    }
+
+    /// Records a batch in one transaction; returns how many were new (the
+    /// rest were recorded before, or appear twice in the batch).
+    pub async fn insert_metric_events(
+        &self,
+        events: &[MetricEventRow],
+    ) -> Result<usize, StoreError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        crate::with_retry!(self.try_insert_metric_events(events))
+    }
+
+    async fn try_insert_metric_events(
+        &self,
+        events: &[MetricEventRow],
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let mut inserted = 0;
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = i * 7;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5,
+                        p + 6,
+                        p + 7
+                    )
+                })
+                .collect();
+            // Only placeholders are formatted into the statement.
+            let sql = format!(
+                "INSERT INTO metric_events \
+                 (source, idempotency_key, app_id, event, failure_reason, occurred_at, received_at) \
+                 VALUES {} ON CONFLICT (source, idempotency_key) DO NOTHING",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for event in chunk {
+                query = query
+                    .bind(&event.source)
+                    .bind(&event.idempotency_key)
+                    .bind(&event.app_id)
+                    .bind(&event.event)
+                    .bind(&event.failure_reason)
+                    .bind(event.occurred_at)
+                    .bind(event.received_at);
+            }
+            let done = query.execute(&mut *tx).await?;
+            inserted += usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// App ids by package id, for the package ids that name an app.
+    pub async fn find_app_ids_by_package(
+        &self,
+        package_ids: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        if package_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let placeholders: Vec<String> = (1..=package_ids.len()).map(|i| format!("${i}")).collect();
+        // Only placeholders are formatted into the statement.
+        let sql = format!(
+            "SELECT package_id, id FROM apps WHERE package_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for package_id in package_ids {
+            query = query.bind(*package_id);
+        }
+        let rows = query.fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("package_id")?, row.try_get("id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Database)
+    }
+}
