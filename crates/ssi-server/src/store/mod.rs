@@ -162,15 +162,15 @@ macro_rules! with_retry {
     }};
 }
 
+pub mod account_links;
 pub mod accounts;
 pub mod audit;
-pub mod devices;
-pub mod secrets;
-pub mod account_links;
 pub mod developers;
 pub mod device_authorizations;
+pub mod devices;
 pub mod links;
 pub mod metrics;
 pub mod rate_limits;
+pub mod secrets;
 pub mod settings;
 pub mod sign_ins;
