@@ -7,6 +7,7 @@
 //! injected [`clock::Clock`], randomness from [`random::RandomSource`].
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod audit;
 pub mod clock;
 pub mod config;

@@ -26,3 +26,14 @@ impl Clock for SystemClock {
 pub fn now_or(explicit: Option<i64>, clock: &dyn Clock) -> i64 {
     explicit.unwrap_or_else(|| clock.now())
 }
+
+/// The server's clock is this same wall clock, in epoch milliseconds.
+impl ssi_server::clock::Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now_ms(&self) -> i64 {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("the system clock is set after 1970");
+        i64::try_from(since_epoch.as_millis()).expect("epoch milliseconds fit in i64")
+    }
+}

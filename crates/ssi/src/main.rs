@@ -2,8 +2,12 @@
 //! the environment and files; the libraries get all of it as parameters.
 #![forbid(unsafe_code)]
 
+mod admin_cmd;
 mod bench;
 mod clock;
+mod config_file;
+mod logging;
+mod server_cmd;
 mod token_cmd;
 
 use std::process::ExitCode;
@@ -31,6 +35,10 @@ enum Command {
     Token(token_cmd::TokenArgs),
     /// Benchmarks (ratios measured in one run)
     Bench(bench::BenchArgs),
+    /// Run the Simple Sign-In server (see docs/operator.md)
+    Server(server_cmd::ServerArgs),
+    /// Operator commands on the server's database
+    Admin(admin_cmd::AdminArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +59,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Token(args) => token_cmd::run(args, &clock),
         Command::Bench(args) => bench::run(args, &clock),
+        Command::Server(args) => server_cmd::run(args),
+        Command::Admin(args) => admin_cmd::run(args),
     };
     match result {
         Ok(code) => code,

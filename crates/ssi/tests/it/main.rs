@@ -1,10 +1,12 @@
 //! Integration tests of the `ssi` binary (one test binary). Every test runs
 //! the built binary in its own temporary directory through [`check`].
 
+mod admin;
 mod bench;
 mod flow;
 mod input;
 mod keygen;
+mod server;
 mod vectors;
 
 use std::io::Write;
