@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
+use sqlx::Row;
 
 use crate::temp_dir;
 
@@ -1006,4 +1007,184 @@ pub mod private_pg {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Several nodes
+
+/// Inserts, the server's way, what a link request needs: an owner account
+/// with a device (returns its credential) and a developer's app bound to
+/// `idp` with an app key sealed under `master_keys` (returns its public key).
+async fn link_fixtures(
+    database_url: &str,
+    master_keys: &str,
+    package_id: &str,
+    idp: &str,
+) -> (String, ssi_token::AppPublicKey) {
+    use ssi_server::encoding::secret_hash;
+    use ssi_server::random::{SystemRandomSource, new_secret};
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(database_url)
+        .await
+        .expect("database");
+    let credential = new_secret(&SystemRandomSource, "ssid_");
+    let keys = ssi_server::secrets::MasterKeys::parse(master_keys).expect("keys");
+    let app_key = loop {
+        let mut d = [0u8; 32];
+        ssi_token::Random::fill(&mut ssi_token::SystemRandom, &mut d);
+        if let Ok(key) = ssi_token::AppKeyPair::from_private_scalar(&d) {
+            break (key, d);
+        }
+    };
+    let (sealed, version) = keys.seal(app_key.0.kid().as_bytes(), &app_key.1, &SystemRandomSource);
+    let public_jwk = serde_json::to_string(&app_key.0.public_key().to_jwk()).expect("jwk");
+    let statements: [(&str, Vec<String>); 5] = [
+        (
+            "INSERT INTO accounts (id, email, password_hash, ssi_enabled, region, is_developer, created_at) \
+             VALUES ('acct_owner', 'owner@example.com', 'x', TRUE, 'default', FALSE, 0), \
+             ('acct_dev', 'dev@example.com', 'x', TRUE, 'default', TRUE, 0)",
+            vec![],
+        ),
+        (
+            "INSERT INTO devices (id, account_id, name, credential_hash, ssi_enabled, mode, created_at) \
+             VALUES ('dev_tv', 'acct_owner', 'TV', $1, TRUE, 'normal', 0)",
+            vec![secret_hash(&credential)],
+        ),
+        (
+            "INSERT INTO idps (id, developer_id, name, created_at) VALUES ('idp_race', 'acct_dev', $1, 0)",
+            vec![idp.to_owned()],
+        ),
+        (
+            "INSERT INTO apps (id, developer_id, package_id, display_name, idp_id, blocked, created_at) \
+             VALUES ('app_race', 'acct_dev', $1, 'Race', 'idp_race', FALSE, 0)",
+            vec![package_id.to_owned()],
+        ),
+        (
+            "INSERT INTO app_keys (kid, app_id, private_sealed, master_key_version, public_jwk, created_at) \
+             VALUES ($1, 'app_race', $2, $3, $4, 0)",
+            vec![],
+        ),
+    ];
+    for (sql, binds) in &statements[..4] {
+        let mut query = sqlx::query(*sql);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        query.execute(&db).await.expect("fixture");
+    }
+    sqlx::query(statements[4].0)
+        .bind(app_key.0.kid())
+        .bind(sealed)
+        .bind(version)
+        .bind(public_jwk)
+        .execute(&db)
+        .await
+        .expect("app key");
+    db.close().await;
+    (credential, app_key.0.public_key())
+}
+
+#[tokio::test]
+async fn two_server_processes_on_one_postgres_make_one_link_of_the_same_request() {
+    const PACKAGE: &str = "com.example.race";
+    const IDP: &str = "race-idp";
+    let database_url = shared_pg::fresh_database().await;
+    let master_keys = master_keys_value(1);
+    let dirs = [temp_dir(), temp_dir()];
+    // Both nodes start at once: migrations and the shared secret race too.
+    let servers: Vec<Server> = std::thread::scope(|scope| {
+        let starts: Vec<_> = dirs
+            .iter()
+            .map(|dir| {
+                let data_dir = dir.path().display().to_string();
+                let (url, keys) = (&database_url, &master_keys);
+                scope.spawn(move || {
+                    Server::start(
+                        &["--data-dir", &data_dir],
+                        &[("SSI_DATABASE_URL", url), ("SSI_MASTER_KEYS", keys)],
+                    )
+                })
+            })
+            .collect();
+        starts
+            .into_iter()
+            .map(|s| s.join().expect("started"))
+            .collect()
+    });
+    let (credential, app_public_key) =
+        link_fixtures(&database_url, &master_keys, PACKAGE, IDP).await;
+    let link_token_key = ssi_token::LinkTokenKey::generate(&mut ssi_token::SystemRandom);
+    let client = http();
+    let rounds = 8;
+    for round in 0..rounds {
+        let partner_user_id = format!("partner-user-{round}");
+        let issued = ssi_token::issue_link(
+            &partner_user_id,
+            "ssi1.u.someone",
+            std::collections::BTreeMap::new(),
+            &link_token_key,
+            &app_public_key,
+            1_700_000_000,
+            &mut ssi_token::SystemRandom,
+        );
+        let body = serde_json::json!({
+            "packageId": PACKAGE,
+            "request": {
+                "partnerUserId": partner_user_id,
+                "identityProviderName": IDP,
+                "userLoginName": "racer",
+                "linkToken": { "token": issued.link_token, "schema": "LINK-TOKEN-1.0" },
+                "linkSigningKey": issued.sealed_signing_key,
+            },
+        });
+        let call = |server: &Server| {
+            client
+                .post(server.url("/v1/device/links"))
+                .bearer_auth(&credential)
+                .json(&body)
+                .send()
+        };
+        // The same request reaches both processes at once.
+        let (a, b) = tokio::join!(call(&servers[0]), call(&servers[1]));
+        let mut answers = Vec::new();
+        for response in [a, b] {
+            let response = response.expect("answered");
+            assert_eq!(response.status().as_u16(), 200);
+            let json: Value = response.json().await.expect("JSON");
+            assert_eq!(json["requestStatus"], "SUCCESSFUL", "{json}");
+            answers.push(json);
+        }
+        let mut codes: Vec<&str> = answers
+            .iter()
+            .map(|a| a["successCode"].as_str().expect("successCode"))
+            .collect();
+        codes.sort_unstable();
+        assert_eq!(
+            codes,
+            ["LINK_ALREADY_EXISTS", "LINK_ESTABLISHED"],
+            "round {round}"
+        );
+        assert_eq!(answers[0]["linkId"], answers[1]["linkId"], "round {round}");
+    }
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&database_url)
+        .await
+        .expect("database");
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query(sql)
+                .fetch_one(&db)
+                .await
+                .expect("count")
+                .try_get::<i64, _>(0)
+                .expect("integer")
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM links").await, rounds);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'link.create'").await,
+        rounds
+    );
 }
