@@ -183,6 +183,19 @@ impl Server {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Waits for the exit (after a signal sent by the test).
+    pub fn wait(&mut self) -> ExitStatus {
+        self.child
+            .take()
+            .expect("running")
+            .wait()
+            .expect("the server exits")
+    }
+
     /// Sends `signal` (`TERM`, `INT`) and waits for the exit.
     pub fn stop_with(&mut self, signal: &str) -> ExitStatus {
         let mut child = self.child.take().expect("running");
@@ -789,6 +802,65 @@ async fn sigterm_and_sigint_shut_down_cleanly() {
     }
 }
 
+/// A request in flight when SIGTERM arrives is finished and acknowledged
+/// before the process exits 0, and what it wrote is there after a restart.
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight() {
+    use std::io::Read;
+    use std::net::TcpStream;
+
+    let dir = temp_dir();
+    let args = ["--data-dir", &dir.path().display().to_string()].map(str::to_owned);
+    let mut server = Server::start(&strs(&args), &[]);
+    let body = form_encode(&[
+        ("csrf", CSRF),
+        ("email", "inflight@example.com"),
+        ("password", "in flight password"),
+    ]);
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    write!(
+        stream,
+        "POST /account/signup HTTP/1.1\r\nHost: {}\r\nCookie: ssi_csrf={CSRF}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\n\r\n",
+        server.addr,
+        body.len()
+    )
+    .expect("headers");
+    // `100 Continue` comes when the handler starts reading the body: the
+    // request is in flight.
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).expect("interim response");
+    assert!(
+        String::from_utf8_lossy(&interim).starts_with("HTTP/1.1 100 Continue\r\n\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&interim)
+    );
+    let sent = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let deadline = Instant::now() + PATIENCE;
+    while !server.stderr().contains("shutting down") {
+        assert!(Instant::now() < deadline, "the signal is never handled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Still answered, after the server began to shut down.
+    stream.write_all(body.as_bytes()).expect("body");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+    let status = server.wait();
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+
+    let server = Server::start(&strs(&args), &[]);
+    assert_eq!(
+        sign_in(&server.base, "inflight@example.com", "in flight password").await,
+        303
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Durability
 
@@ -934,6 +1006,7 @@ pub mod private_pg {
                 .expect("initdb");
             assert!(output.status.success(), "initdb: {output:?}");
             cluster.start_again();
+            cluster.stop_when_this_process_ends();
             cluster
         }
 
@@ -950,6 +1023,31 @@ pub mod private_pg {
             } else {
                 Command::new(bin)
             }
+        }
+
+        /// However the test process ends (even killed), the cluster stops.
+        fn stop_when_this_process_ends(&self) {
+            let script = format!(
+                "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
+                 {runuser}{pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
+                pid = std::process::id(),
+                runuser = if self.as_postgres {
+                    "runuser -u postgres -- "
+                } else {
+                    ""
+                },
+                pg_ctl = self.bin.join("pg_ctl").display(),
+                data = self.data().display(),
+                dir = self.dir.display(),
+            );
+            // The watcher outlives this process by design: never waited for.
+            #[allow(clippy::zombie_processes)]
+            Command::new("sh")
+                .args(["-c", &script])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn the cluster's watcher");
         }
 
         pub fn url(&self) -> String {
