@@ -42,8 +42,11 @@ use crate::http::{ApiError, WireJson};
 use crate::random::{RandomRef, new_id};
 use crate::secrets::SecretError;
 use crate::state::AppState;
+use crate::store::audit::AuditRow;
 use crate::store::devices::DeviceRow;
-use crate::store::links::{DeviceApiApp, DeviceApiContext, LinkInsertOutcome, NewLink, StoredLink};
+use crate::store::links::{
+    DeviceApiApp, DeviceApiContext, LinkInsertOutcome, NewLink, NewSignIn, StoredLink,
+};
 use crate::store::metrics::MetricEventRow;
 
 pub fn routes() -> Router<AppState> {
@@ -67,6 +70,28 @@ const SERVER_SOURCE: &str = "server";
 
 fn actor(device: &DeviceRow) -> String {
     format!("device:{}", device.id)
+}
+
+/// An audit entry of this device, for a store function that writes it in
+/// the same transaction as the change (what `audit::record` would write).
+fn audit_row(
+    state: &AppState,
+    headers: &HeaderMap,
+    device: &DeviceRow,
+    action: &'static str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> AuditRow {
+    AuditRow {
+        id: new_id(state.rng(), "aud_"),
+        at: state.now_ms(),
+        request_id: request_id(headers),
+        actor: actor(device),
+        action: action.to_owned(),
+        account_id: Some(device.account_id.clone()),
+        subject: Some(subject.to_owned()),
+        detail: Some(detail.to_string()),
+    }
 }
 
 /// The facts of the decision, from the device row and the context query.
@@ -413,6 +438,19 @@ async fn create_link(
         state.rng(),
     );
     let now_ms = state.now_ms();
+    let audit = audit_row(
+        &state,
+        &headers,
+        &device,
+        "link.create",
+        &link_id,
+        serde_json::json!({
+            "appId": app.id,
+            "packageId": body.package_id,
+            "idpId": idp_id,
+            "identityProviderName": request.identity_provider_name,
+        }),
+    );
     let outcome = state
         .store
         .insert_link_deduplicated(
@@ -431,6 +469,7 @@ async fn create_link(
                 now_ms,
             },
             MAX_ACTIVE_LINKS_PER_ACCOUNT_IDP,
+            &audit,
         )
         .await?;
     let response = match outcome {
@@ -439,26 +478,6 @@ async fn create_link(
             state
                 .signing_key_cache
                 .insert(&link_id, version, Arc::new(signing_key));
-            audit::record(
-                &state,
-                request_id(&headers),
-                AuditEvent {
-                    actor: actor(&device),
-                    action: "link.create",
-                    account_id: Some(device.account_id.clone()),
-                    subject: Some(link_id.clone()),
-                    detail: Some(
-                        serde_json::json!({
-                            "appId": app.id,
-                            "packageId": body.package_id,
-                            "idpId": idp_id,
-                            "identityProviderName": request.identity_provider_name,
-                        })
-                        .to_string(),
-                    ),
-                },
-            )
-            .await?;
             LinkUserAccountResponse::linked(LinkAccountSuccessCode::LinkEstablished, link_id)
         }
         LinkInsertOutcome::AlreadyExists(link_id) => {
@@ -564,37 +583,32 @@ async fn link_token(
     let ssi_token = minter
         .mint(&link)
         .map_err(|e| ApiError::internal(format!("link {}: {e}", link.id)))?;
-    let now_ms = state.now_ms();
+    let audit = audit_row(
+        &state,
+        &headers,
+        &device,
+        "token.mint",
+        &link.id,
+        serde_json::json!({
+            "appId": app.id,
+            "packageId": request.package_id,
+            "identityProviderName": request.identity_provider_name,
+        }),
+    );
     state
         .store
         .insert_sign_in_for_link(
-            &new_id(state.rng(), "sgn_"),
-            &device.account_id,
-            &app.id,
-            &device.id,
-            &link.id,
-            now_ms,
+            &NewSignIn {
+                id: &new_id(state.rng(), "sgn_"),
+                account_id: &device.account_id,
+                app_id: &app.id,
+                device_id: &device.id,
+                link_id: &link.id,
+                now_ms: state.now_ms(),
+            },
+            &audit,
         )
         .await?;
-    audit::record(
-        &state,
-        request_id(&headers),
-        AuditEvent {
-            actor: actor(&device),
-            action: "token.mint",
-            account_id: Some(device.account_id.clone()),
-            subject: Some(link.id.clone()),
-            detail: Some(
-                serde_json::json!({
-                    "appId": app.id,
-                    "packageId": request.package_id,
-                    "identityProviderName": request.identity_provider_name,
-                })
-                .to_string(),
-            ),
-        },
-    )
-    .await?;
     Ok(Json(LinkTokenResponse {
         request_status: RequestStatus::Successful,
         ssi_token: Some(ssi_token),

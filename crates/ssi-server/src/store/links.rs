@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 use ssi_token::LinkSigningKey;
 
 use super::accounts::flag;
+use super::audit::AuditRow;
 use super::metrics::{MetricEventRow, insert_metric_event_on};
 use super::{Store, StoreError};
 
@@ -79,6 +80,17 @@ pub struct NewLink<'a> {
     pub now_ms: i64,
 }
 
+/// A sign-in through a link.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSignIn<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub app_id: &'a str,
+    pub device_id: &'a str,
+    pub link_id: &'a str,
+    pub now_ms: i64,
+}
+
 /// What [`Store::insert_link_deduplicated`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkInsertOutcome {
@@ -109,6 +121,26 @@ impl fmt::Debug for SealedAppKey {
             .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
+}
+
+/// An audit entry written in the caller's transaction, so that a change and
+/// its entry commit together (the same row as `Store::insert_audit`).
+async fn insert_audit_on(conn: &mut AnyConnection, entry: &AuditRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, request_id, actor, action, account_id, subject, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&entry.id)
+    .bind(entry.at)
+    .bind(&entry.request_id)
+    .bind(&entry.actor)
+    .bind(&entry.action)
+    .bind(&entry.account_id)
+    .bind(&entry.subject)
+    .bind(&entry.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 const CONTEXT_COLUMNS: &str = "\
@@ -287,7 +319,7 @@ impl Store {
     /// the account has `max_links` links for the IDP, or the owner turned SSI
     /// off for the account or the app. With the link, in the same
     /// transaction, the server event `ENABLE_SSI` (idempotency key
-    /// `enable:<link id>`).
+    /// `enable:<link id>`) and the `audit` entry (`link.create`).
     ///
     /// Concurrent calls for one account are serialised on the account's row
     /// (an `UPDATE` that changes nothing takes its lock on PostgreSQL; SQLite
@@ -298,14 +330,16 @@ impl Store {
         &self,
         link: &NewLink<'_>,
         max_links: usize,
+        audit: &AuditRow,
     ) -> Result<LinkInsertOutcome, StoreError> {
-        crate::with_retry!(self.try_insert_link(link, max_links))
+        crate::with_retry!(self.try_insert_link(link, max_links, audit))
     }
 
     async fn try_insert_link(
         &self,
         link: &NewLink<'_>,
         max_links: usize,
+        audit: &AuditRow,
     ) -> Result<LinkInsertOutcome, StoreError> {
         let mut tx = self.write.begin().await?;
         // 1. Lock the account row and read its switch under the lock.
@@ -320,46 +354,40 @@ impl Store {
             tx.rollback().await?;
             return Ok(LinkInsertOutcome::NoAccount);
         };
-        let app_off = sqlx::query(
-            "SELECT 1 AS off FROM app_settings \
-             WHERE account_id = $1 AND app_id = $2 AND NOT ssi_enabled",
+        // 2. The app switch, an existing link, the count: in a statement of
+        // its own, so that on PostgreSQL it reads after the lock was granted
+        // (a RETURNING subquery would read the snapshot taken before waiting).
+        let facts = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM app_settings \
+                     WHERE account_id = $1 AND app_id = $2 AND NOT ssi_enabled) AS app_off, \
+                    (SELECT id FROM links \
+                     WHERE account_id = $1 AND idp_id = $3 AND partner_user_id = $4) AS existing, \
+                    (SELECT COUNT(*) FROM links WHERE account_id = $1 AND idp_id = $3) AS n",
         )
         .bind(link.account_id)
         .bind(link.app_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-        if !flag(&account, "enabled")? || app_off {
-            tx.rollback().await?;
-            return Ok(LinkInsertOutcome::TurnedOff);
-        }
-        // 2. An existing link wins.
-        let find_existing = || {
-            sqlx::query(
-                "SELECT id FROM links \
-                 WHERE account_id = $1 AND idp_id = $2 AND partner_user_id = $3",
-            )
-            .bind(link.account_id)
-            .bind(link.idp_id)
-            .bind(link.partner_user_id)
+        .bind(link.idp_id)
+        .bind(link.partner_user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let outcome = if !flag(&account, "enabled")? || facts.try_get::<i64, _>("app_off")? > 0 {
+            Some(LinkInsertOutcome::TurnedOff)
+        } else if let Some(existing) = facts.try_get::<Option<String>, _>("existing")? {
+            // 3. An existing link wins.
+            Some(LinkInsertOutcome::AlreadyExists(existing))
+        } else if usize::try_from(facts.try_get::<i64, _>("n")?).unwrap_or(usize::MAX) >= max_links
+        {
+            // 4. The limit of active links per (account, IDP).
+            Some(LinkInsertOutcome::LimitReached)
+        } else {
+            None
         };
-        if let Some(row) = find_existing().fetch_optional(&mut *tx).await? {
+        if let Some(outcome) = outcome {
             tx.rollback().await?;
-            return Ok(LinkInsertOutcome::AlreadyExists(row.try_get("id")?));
+            return Ok(outcome);
         }
-        // 3. The limit of active links per (account, IDP).
-        let count: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM links WHERE account_id = $1 AND idp_id = $2")
-                .bind(link.account_id)
-                .bind(link.idp_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("n")?;
-        if usize::try_from(count).unwrap_or(usize::MAX) >= max_links {
-            tx.rollback().await?;
-            return Ok(LinkInsertOutcome::LimitReached);
-        }
-        // 4. Insert, de-duplicated by the unique key, and read back the winner.
+        // 5. Insert, de-duplicated by the unique key; a writer that got there
+        // first (one that took no lock) wins.
         let inserted = sqlx::query(
             "INSERT INTO links (id, account_id, idp_id, partner_user_id, user_login_name, \
              link_token, signing_key_sealed, signing_key_public, master_key_version, \
@@ -384,11 +412,21 @@ impl Store {
         .rows_affected()
             == 1;
         if !inserted {
-            let winner: String = find_existing().fetch_one(&mut *tx).await?.try_get("id")?;
+            let winner: String = sqlx::query(
+                "SELECT id FROM links \
+                 WHERE account_id = $1 AND idp_id = $2 AND partner_user_id = $3",
+            )
+            .bind(link.account_id)
+            .bind(link.idp_id)
+            .bind(link.partner_user_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
             tx.rollback().await?;
             return Ok(LinkInsertOutcome::AlreadyExists(winner));
         }
-        // 5. The server's ENABLE_SSI event, exactly once per link.
+        // 6. The server's ENABLE_SSI event and the audit entry commit with the
+        // link: exactly once per link, even across a crash.
         let event = MetricEventRow {
             source: "server".to_owned(),
             idempotency_key: format!("enable:{}", link.id),
@@ -399,32 +437,33 @@ impl Store {
             received_at: link.now_ms,
         };
         insert_metric_event_on(&mut tx, &event).await?;
+        insert_audit_on(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(LinkInsertOutcome::Established(link.id.to_owned()))
     }
 
-    /// A sign-in through a link, for the account's sign-in history.
+    /// A sign-in through a link (the account's sign-in history) and its
+    /// audit entry (`token.mint`), in one transaction.
     pub async fn insert_sign_in_for_link(
         &self,
-        id: &str,
-        account_id: &str,
-        app_id: &str,
-        device_id: &str,
-        link_id: &str,
-        now_ms: i64,
+        sign_in: &NewSignIn<'_>,
+        audit: &AuditRow,
     ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO sign_ins (id, account_id, app_id, device_id, link_id, at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(id)
-        .bind(account_id)
-        .bind(app_id)
-        .bind(device_id)
-        .bind(link_id)
-        .bind(now_ms)
-        .execute(&self.write)
+        .bind(sign_in.id)
+        .bind(sign_in.account_id)
+        .bind(sign_in.app_id)
+        .bind(sign_in.device_id)
+        .bind(sign_in.link_id)
+        .bind(sign_in.now_ms)
+        .execute(&mut *tx)
         .await?;
+        insert_audit_on(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -556,5 +595,47 @@ impl SigningKeyCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seed: u8) -> Arc<LinkSigningKey> {
+        Arc::new(LinkSigningKey::generate(&mut ssi_token::SeededRandom::new(
+            &[seed],
+        )))
+    }
+
+    #[test]
+    fn cache_is_bounded_and_checks_the_public_point() {
+        let cache = SigningKeyCache::new(4);
+        let keys: Vec<_> = (0..6).map(key).collect();
+        let public = |i: usize| keys[i].public_sec1().to_vec();
+        for (i, k) in keys.iter().enumerate().take(2) {
+            cache.insert(&format!("lnk_{i}"), 1, k.clone());
+        }
+        assert!(cache.get("lnk_0", 1, &public(0)).is_some());
+        assert!(
+            cache.get("lnk_0", 2, &public(0)).is_none(),
+            "other master key version"
+        );
+        assert!(
+            cache.get("lnk_0", 1, &public(1)).is_none(),
+            "stored point differs"
+        );
+        // The young generation is full: it becomes the old one.
+        cache.insert("lnk_2", 1, keys[2].clone());
+        assert_eq!(cache.len(), 3);
+        // A hit in the old generation moves the entry to the young one.
+        assert!(cache.get("lnk_1", 1, &public(1)).is_some());
+        for (i, k) in keys.iter().enumerate().skip(3) {
+            cache.insert(&format!("lnk_{i}"), 1, k.clone());
+            assert!(cache.len() <= 4, "bounded");
+        }
+        assert!(cache.get("lnk_5", 1, &public(5)).is_some());
+        cache.forget("lnk_5");
+        assert!(cache.get("lnk_5", 1, &public(5)).is_none());
     }
 }
