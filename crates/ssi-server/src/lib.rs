@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod encoding;
 pub mod http;
+pub mod maintenance;
 pub mod metrics;
 pub mod random;
 pub mod secrets;
@@ -34,12 +35,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = http::router(state.clone());
+    let maintenance = tokio::spawn(maintenance::run(state.clone()));
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await;
+    maintenance.abort();
     state.store.close().await;
     result
 }

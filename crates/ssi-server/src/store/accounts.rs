@@ -143,3 +143,14 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Deletes sessions that expired before `now_ms`.
+    pub async fn delete_expired_sessions(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now_ms)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -590,10 +590,9 @@ server_test!(
                 .is_none(),
             "the credential must stop working at once"
         );
-        // Through a device-authenticated route, where the device API has one.
-        if before == 200 {
-            assert_eq!(whoami(&server).await.unwrap().status(), 401);
-        }
+        // Through a device-authenticated route: accepted before, refused at once after.
+        assert_eq!(before, 200);
+        assert_eq!(whoami(&server).await.unwrap().status(), 401);
         assert!(!owner.get("/account/devices").await.body.contains("Old TV"));
         let audit = audit_text(&server).await;
         assert!(audit.contains("device.deregister"), "{audit}");

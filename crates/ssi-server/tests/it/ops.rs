@@ -51,3 +51,51 @@ server_test!(
         assert_ne!(again.state.directed_ids.user("other-dev", "acct"), before);
     }
 );
+
+server_test!(
+    purge_removes_only_expired_rows,
+    |server: TestServer| async move {
+        use ssi_server::store::accounts::AccountRow;
+        // Bind the whole server: a block that only names `server.state`
+        // captures just that field and drops the rest, which stops the server.
+        let server = server;
+        let store = &server.state.store;
+        let now = server.state.now_ms();
+        store
+            .insert_account(&AccountRow {
+                id: "acct-purge".to_owned(),
+                email: "purge@example.com".to_owned(),
+                password_hash: "x".to_owned(),
+                ssi_enabled: true,
+                region: "default".to_owned(),
+                is_developer: false,
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        store
+            .insert_session("live", "acct-purge", "c1", now, now + 60_000)
+            .await
+            .unwrap();
+        store
+            .insert_session("dead", "acct-purge", "c2", now - 120_000, now - 1)
+            .await
+            .unwrap();
+        let purged = ssi_server::maintenance::purge_expired(&server.state)
+            .await
+            .unwrap();
+        assert_eq!(purged.sessions, 1);
+        assert!(store.find_session("live", now).await.unwrap().is_some());
+        assert!(
+            store
+                .find_session("dead", now - 10)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let again = ssi_server::maintenance::purge_expired(&server.state)
+            .await
+            .unwrap();
+        assert_eq!(again.sessions, 0, "purging is idempotent");
+    }
+);

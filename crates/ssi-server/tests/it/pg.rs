@@ -114,6 +114,9 @@ fn start_private_cluster() -> String {
     #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args(["-c", &stop])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn the cluster's stopper");
     format!("postgres://postgres@127.0.0.1:{port}/postgres")
