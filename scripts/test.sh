@@ -64,10 +64,14 @@ step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
-cargo nextest run --workspace --locked --no-fail-fast
 cargo test --workspace --doc --locked
+nextest_log=$(mktemp)
+cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "$nextest_log"
+passed=$(grep -Eo '[0-9]+ tests? run: [0-9]+ passed' "$nextest_log" | tail -n 1 | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+')
+rm -f "$nextest_log"
 
 step "fuzz (short run)"
 bash scripts/fuzz.sh "${SSI_FUZZ_SECONDS:-10}"
 
 step "all green"
+echo "tests: ${passed:-0} passed, 0 failed"

@@ -116,6 +116,10 @@ impl TestServer {
 
 /// Declares a test that runs once on SQLite and once on PostgreSQL:
 /// `server_test!(name, |server| async move { ... });`
+///
+/// A body that only ever names fields of `server.state` captures just that
+/// field, so the rest (and with it the server) is dropped at once: start such
+/// a body with `let server = server;`.
 macro_rules! server_test {
     ($name:ident, $body:expr) => {
         mod $name {
