@@ -43,6 +43,9 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     maintenance.abort();
+    // No handler is left once axum returned: the link writer commits and
+    // answers what it still holds, then the pools close.
+    state.link_writer.shutdown().await;
     state.store.close().await;
     result
 }

@@ -106,6 +106,7 @@ pub async fn build_state(
     store.migrate().await?;
     let directed_ids =
         load_directed_ids(&store, &master_keys, rng.as_ref(), clock.now_ms()).await?;
+    let link_writer = crate::store::link_writer::LinkWriter::new(store.clone());
     Ok(AppState::new(StateInner {
         config,
         store,
@@ -115,6 +116,7 @@ pub async fn build_state(
         directed_ids,
         metrics: ServerMetrics::default(),
         signing_key_cache: crate::store::links::SigningKeyCache::default(),
+        link_writer,
     }))
 }
 

@@ -451,8 +451,10 @@ async fn create_link(
             "identityProviderName": request.identity_provider_name,
         }),
     );
+    // Group commit on SQLite (`store::link_writer`); its own transaction on
+    // PostgreSQL. Returns once the outcome is committed.
     let outcome = state
-        .store
+        .link_writer
         .insert_link_deduplicated(
             &NewLink {
                 id: &link_id,

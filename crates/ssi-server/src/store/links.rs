@@ -342,104 +342,13 @@ impl Store {
         audit: &AuditRow,
     ) -> Result<LinkInsertOutcome, StoreError> {
         let mut tx = self.write.begin().await?;
-        // 1. Lock the account row and read its switch under the lock.
-        let account = sqlx::query(
-            "UPDATE accounts SET ssi_enabled = ssi_enabled WHERE id = $1 \
-             RETURNING CASE WHEN ssi_enabled THEN 1 ELSE 0 END AS enabled",
-        )
-        .bind(link.account_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(account) = account else {
-            tx.rollback().await?;
-            return Ok(LinkInsertOutcome::NoAccount);
-        };
-        // 2. The app switch, an existing link, the count: in a statement of
-        // its own, so that on PostgreSQL it reads after the lock was granted
-        // (a RETURNING subquery would read the snapshot taken before waiting).
-        let facts = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM app_settings \
-                     WHERE account_id = $1 AND app_id = $2 AND NOT ssi_enabled) AS app_off, \
-                    (SELECT id FROM links \
-                     WHERE account_id = $1 AND idp_id = $3 AND partner_user_id = $4) AS existing, \
-                    (SELECT COUNT(*) FROM links WHERE account_id = $1 AND idp_id = $3) AS n",
-        )
-        .bind(link.account_id)
-        .bind(link.app_id)
-        .bind(link.idp_id)
-        .bind(link.partner_user_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let outcome = if !flag(&account, "enabled")? || facts.try_get::<i64, _>("app_off")? > 0 {
-            Some(LinkInsertOutcome::TurnedOff)
-        } else if let Some(existing) = facts.try_get::<Option<String>, _>("existing")? {
-            // 3. An existing link wins.
-            Some(LinkInsertOutcome::AlreadyExists(existing))
-        } else if usize::try_from(facts.try_get::<i64, _>("n")?).unwrap_or(usize::MAX) >= max_links
-        {
-            // 4. The limit of active links per (account, IDP).
-            Some(LinkInsertOutcome::LimitReached)
+        let outcome = insert_link_on(&mut tx, link, max_links, audit).await?;
+        if matches!(outcome, LinkInsertOutcome::Established(_)) {
+            tx.commit().await?;
         } else {
-            None
-        };
-        if let Some(outcome) = outcome {
             tx.rollback().await?;
-            return Ok(outcome);
         }
-        // 5. Insert, de-duplicated by the unique key; a writer that got there
-        // first (one that took no lock) wins.
-        let inserted = sqlx::query(
-            "INSERT INTO links (id, account_id, idp_id, partner_user_id, user_login_name, \
-             link_token, signing_key_sealed, signing_key_public, master_key_version, \
-             created_by_app_id, created_by_device_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (account_id, idp_id, partner_user_id) DO NOTHING",
-        )
-        .bind(link.id)
-        .bind(link.account_id)
-        .bind(link.idp_id)
-        .bind(link.partner_user_id)
-        .bind(link.user_login_name)
-        .bind(link.link_token)
-        .bind(link.signing_key_sealed)
-        .bind(link.signing_key_public)
-        .bind(link.master_key_version)
-        .bind(link.app_id)
-        .bind(link.device_id)
-        .bind(link.now_ms)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !inserted {
-            let winner: String = sqlx::query(
-                "SELECT id FROM links \
-                 WHERE account_id = $1 AND idp_id = $2 AND partner_user_id = $3",
-            )
-            .bind(link.account_id)
-            .bind(link.idp_id)
-            .bind(link.partner_user_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
-            tx.rollback().await?;
-            return Ok(LinkInsertOutcome::AlreadyExists(winner));
-        }
-        // 6. The server's ENABLE_SSI event and the audit entry commit with the
-        // link: exactly once per link, even across a crash.
-        let event = MetricEventRow {
-            source: "server".to_owned(),
-            idempotency_key: format!("enable:{}", link.id),
-            app_id: link.app_id.to_owned(),
-            event: ssi_proto::InternalEvent::EnableSsi.as_str().to_owned(),
-            failure_reason: None,
-            occurred_at: link.now_ms,
-            received_at: link.now_ms,
-        };
-        insert_metric_event_on(&mut tx, &event).await?;
-        insert_audit_on(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(LinkInsertOutcome::Established(link.id.to_owned()))
+        Ok(outcome)
     }
 
     /// A sign-in through a link (the account's sign-in history) and its
@@ -481,6 +390,113 @@ impl Store {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// The statements of one de-duplicated link insert, on a transaction the
+/// caller opened and ends: it commits only on `Established`; any other
+/// outcome wrote nothing but a no-op `UPDATE` (the account lock), so a caller
+/// batching several inserts in one transaction (`store::link_writer`) may
+/// carry on after it. Later inserts of the same transaction see the earlier
+/// ones (de-duplication and the count hold inside a batch).
+pub(crate) async fn insert_link_on(
+    tx: &mut AnyConnection,
+    link: &NewLink<'_>,
+    max_links: usize,
+    audit: &AuditRow,
+) -> Result<LinkInsertOutcome, StoreError> {
+    // 1. Lock the account row and read its switch under the lock.
+    let account = sqlx::query(
+        "UPDATE accounts SET ssi_enabled = ssi_enabled WHERE id = $1 \
+         RETURNING CASE WHEN ssi_enabled THEN 1 ELSE 0 END AS enabled",
+    )
+    .bind(link.account_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(account) = account else {
+        return Ok(LinkInsertOutcome::NoAccount);
+    };
+    // 2. The app switch, an existing link, the count: in a statement of
+    // its own, so that on PostgreSQL it reads after the lock was granted
+    // (a RETURNING subquery would read the snapshot taken before waiting).
+    let facts = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM app_settings \
+                 WHERE account_id = $1 AND app_id = $2 AND NOT ssi_enabled) AS app_off, \
+                (SELECT id FROM links \
+                 WHERE account_id = $1 AND idp_id = $3 AND partner_user_id = $4) AS existing, \
+                (SELECT COUNT(*) FROM links WHERE account_id = $1 AND idp_id = $3) AS n",
+    )
+    .bind(link.account_id)
+    .bind(link.app_id)
+    .bind(link.idp_id)
+    .bind(link.partner_user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let outcome = if !flag(&account, "enabled")? || facts.try_get::<i64, _>("app_off")? > 0 {
+        Some(LinkInsertOutcome::TurnedOff)
+    } else if let Some(existing) = facts.try_get::<Option<String>, _>("existing")? {
+        // 3. An existing link wins.
+        Some(LinkInsertOutcome::AlreadyExists(existing))
+    } else if usize::try_from(facts.try_get::<i64, _>("n")?).unwrap_or(usize::MAX) >= max_links {
+        // 4. The limit of active links per (account, IDP).
+        Some(LinkInsertOutcome::LimitReached)
+    } else {
+        None
+    };
+    if let Some(outcome) = outcome {
+        return Ok(outcome);
+    }
+    // 5. Insert, de-duplicated by the unique key; a writer that got there
+    // first (one that took no lock) wins.
+    let inserted = sqlx::query(
+        "INSERT INTO links (id, account_id, idp_id, partner_user_id, user_login_name, \
+         link_token, signing_key_sealed, signing_key_public, master_key_version, \
+         created_by_app_id, created_by_device_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (account_id, idp_id, partner_user_id) DO NOTHING",
+    )
+    .bind(link.id)
+    .bind(link.account_id)
+    .bind(link.idp_id)
+    .bind(link.partner_user_id)
+    .bind(link.user_login_name)
+    .bind(link.link_token)
+    .bind(link.signing_key_sealed)
+    .bind(link.signing_key_public)
+    .bind(link.master_key_version)
+    .bind(link.app_id)
+    .bind(link.device_id)
+    .bind(link.now_ms)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !inserted {
+        let winner: String = sqlx::query(
+            "SELECT id FROM links \
+             WHERE account_id = $1 AND idp_id = $2 AND partner_user_id = $3",
+        )
+        .bind(link.account_id)
+        .bind(link.idp_id)
+        .bind(link.partner_user_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        return Ok(LinkInsertOutcome::AlreadyExists(winner));
+    }
+    // 6. The server's ENABLE_SSI event and the audit entry commit with the
+    // link: exactly once per link, even across a crash.
+    let event = MetricEventRow {
+        source: "server".to_owned(),
+        idempotency_key: format!("enable:{}", link.id),
+        app_id: link.app_id.to_owned(),
+        event: ssi_proto::InternalEvent::EnableSsi.as_str().to_owned(),
+        failure_reason: None,
+        occurred_at: link.now_ms,
+        received_at: link.now_ms,
+    };
+    insert_metric_event_on(tx, &event).await?;
+    insert_audit_on(tx, audit).await?;
+    Ok(LinkInsertOutcome::Established(link.id.to_owned()))
 }
 
 /// Link signing keys rebuilt from their sealed scalars, per node. Rebuilding

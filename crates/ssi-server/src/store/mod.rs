@@ -168,6 +168,7 @@ pub mod audit;
 pub mod developers;
 pub mod device_authorizations;
 pub mod devices;
+pub mod link_writer;
 pub mod links;
 pub mod metrics;
 pub mod rate_limits;

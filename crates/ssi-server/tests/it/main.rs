@@ -11,5 +11,6 @@ mod developers;
 mod device_api;
 mod device_grant;
 mod fixtures;
+mod link_writer;
 mod ops;
 mod partner_api;
