@@ -159,6 +159,7 @@ fn validate_icon_pair(
 /// `GET /v1/session`: who is signed in, and the CSRF token that the JSON API wants in
 /// `X-CSRF-Token` on every unsafe method.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
     /// The platform account's id.
@@ -182,6 +183,7 @@ impl fmt::Debug for SessionInfo {
 
 /// `POST /v1/developer/enroll`: the account is now a developer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnrollResponse {
     /// The platform account's id.
@@ -192,6 +194,7 @@ pub struct EnrollResponse {
 
 /// `POST /v1/developer/apps`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAppRequest {
     /// Reverse-DNS package id, globally unique; cannot change later.
@@ -217,6 +220,7 @@ impl CreateAppRequest {
 
 /// `PATCH /v1/developer/apps/{appId}`: absent fields are left as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAppRequest {
     /// A new display name.
@@ -253,6 +257,7 @@ impl UpdateAppRequest {
 
 /// An app as the developer sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppView {
     /// The app's id in this API.
@@ -277,6 +282,7 @@ pub struct AppView {
 
 /// `GET /v1/developer/apps`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppList {
     /// The developer's apps, oldest first.
@@ -285,6 +291,7 @@ pub struct AppList {
 
 /// `POST /v1/developer/idps` ("enable Simple Sign-In").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateIdentityProviderRequest {
     /// A globally unique name; when absent the server generates one (`ssi.…`).
@@ -304,6 +311,7 @@ impl CreateIdentityProviderRequest {
 
 /// An identity provider of the developer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityProviderView {
     /// The globally unique name apps pass as `IDP_NAME`.
@@ -316,6 +324,7 @@ pub struct IdentityProviderView {
 
 /// `GET /v1/developer/idps`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityProviderList {
     /// The developer's identity providers, oldest first.
@@ -324,6 +333,7 @@ pub struct IdentityProviderList {
 
 /// `POST /v1/developer/apps/{appId}/idp`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BindIdentityProviderRequest {
     /// One of the developer's identity providers.
@@ -340,6 +350,7 @@ impl BindIdentityProviderRequest {
 /// A public app key as a JWK (`use:"enc"`, `alg:"ECDH-ES+A256KW"`): what partner
 /// backends seal link signing keys to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppPublicJwk {
     /// `EC`.
     pub kty: String,
@@ -360,6 +371,7 @@ pub struct AppPublicJwk {
 
 /// Where an app key is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AppKeyStatus {
     /// Published in the JWKS; link signing keys sealed to it are accepted.
@@ -372,6 +384,7 @@ pub enum AppKeyStatus {
 
 /// One app key as the developer sees it (never the private half).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppKeyView {
     /// The key's id (the public JWK's `kid`).
@@ -392,6 +405,7 @@ pub struct AppKeyView {
 
 /// `GET /v1/developer/apps/{appId}/keys`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppKeyList {
     /// Every key of the app, oldest first.
@@ -400,6 +414,7 @@ pub struct AppKeyList {
 
 /// `GET /v1/apps/{packageId}/jwks.json`: the app's current public keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwks {
     /// Current keys only, oldest first.
     pub keys: Vec<AppPublicJwk>,
@@ -407,6 +422,7 @@ pub struct Jwks {
 
 /// `POST /v1/developer/api-keys`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
     /// What the key is for, e.g. `production backend`.
@@ -422,6 +438,7 @@ impl CreateApiKeyRequest {
 
 /// A partner API key without the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     /// The key's id (not the key).
@@ -438,6 +455,7 @@ pub struct ApiKeyView {
 /// The answer to `POST /v1/developer/api-keys`: the only time the key is shown.
 /// `Debug` leaves the key out.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApiKey {
     /// The key's id, label and dates.
@@ -457,6 +475,7 @@ impl fmt::Debug for CreatedApiKey {
 
 /// `GET /v1/developer/api-keys`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyList {
     /// Every key of the developer, revoked ones included, oldest first.
@@ -465,6 +484,7 @@ pub struct ApiKeyList {
 
 /// `DELETE /v1/partner/idps/{idpName}/users/{partnerUserId}/links`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteLinksResponse {
     /// How many links were deleted (0 when there were none).

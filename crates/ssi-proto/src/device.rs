@@ -71,6 +71,7 @@ fn nested(prefix: &str, mut error: ValidationError) -> ValidationError {
 
 /// `GET /v1/device/whoami` and `PUT /v1/device/settings` result: the calling device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceInfo {
     /// The device's id on the server.
@@ -85,6 +86,7 @@ pub struct DeviceInfo {
 /// (answered with the seed's `GetUserAndLinksResponse`) and
 /// `POST /v1/device/links/{linkId}/token`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppIdpRequest {
     /// The calling app, as the agent knows it from the socket.
@@ -103,6 +105,7 @@ impl AppIdpRequest {
 
 /// `POST /v1/device/links/lookup`: is (this account, IDP, partner user) linked?
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LinkLookupRequest {
     /// The calling app.
@@ -124,6 +127,7 @@ impl LinkLookupRequest {
 
 /// `POST /v1/device/links/lookup` result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LinkLookupResponse {
     /// `SUCCESSFUL` when the question could be answered (linked or not).
@@ -141,6 +145,7 @@ pub struct LinkLookupResponse {
 ///
 /// `Debug` shows the sealed key's size only.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LinkPrecheckRequest {
     /// The calling app.
@@ -176,6 +181,7 @@ impl LinkPrecheckRequest {
 /// A bare outcome: `POST /v1/device/links/precheck` and
 /// `POST /v1/device/consent-denied`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatusResponse {
     /// Outcome.
@@ -198,6 +204,7 @@ impl StatusResponse {
 /// `POST /v1/device/links`: store a link after the owner allowed it (answered with
 /// the seed's `LinkUserAccountResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateLinkRequest {
     /// The calling app.
@@ -216,6 +223,7 @@ impl CreateLinkRequest {
 
 /// `POST /v1/device/consent-denied`: the owner chose "Not now".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentDeniedRequest {
     /// The calling app.
@@ -241,6 +249,7 @@ impl ConsentDeniedRequest {
 /// `POST /v1/device/links/{linkId}/token` result: a fresh SSI token for a link the
 /// user selected (the `ssiToken` extension of `ShowLoginSelectionResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LinkTokenResponse {
     /// Outcome.
@@ -256,6 +265,7 @@ pub struct LinkTokenResponse {
 /// One app-reported event in a metrics batch: the app's `SSIEventRequest` plus who
 /// reported it and an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceMetricEvent {
     /// The idempotency key, unique per device: a retried event is counted once.
@@ -293,6 +303,7 @@ impl DeviceMetricEvent {
 
 /// `POST /v1/device/metrics`: a batch of events from the agent's outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricsBatch {
     /// 1-500 events.
@@ -317,6 +328,7 @@ impl MetricsBatch {
 
 /// One event refused from a batch; it will never be accepted, so the agent drops it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RejectedEvent {
     /// Position in `events`.
@@ -330,6 +342,7 @@ pub struct RejectedEvent {
 /// `POST /v1/device/metrics` result. Every event of the batch is in exactly one of
 /// the three counts: accepted now, accepted before (a retry), or rejected.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricsBatchResponse {
     /// Stored now.
@@ -343,6 +356,7 @@ pub struct MetricsBatchResponse {
 /// `GET /v1/device/settings?packageId=…` result: whether the app can use Simple
 /// Sign-In on this device, and what the screens show for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppSettingsResponse {
     /// `SUCCESSFUL`, `FEATURE_TURNED_OFF`, `NOT_AVAILABLE` or `FAILURE` (unknown app).
@@ -360,6 +374,7 @@ pub struct AppSettingsResponse {
 
 /// `PUT /v1/device/settings`: the device's own switch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSettingsUpdate {
     /// On or off for this device (off deletes nothing).

@@ -135,6 +135,33 @@ macro_rules! wire_enum {
                 d.deserialize_str(EnumVisitor::<Self>(PhantomData))
             }
         }
+
+        /// A string enum of the canonical spellings, named as on the wire; the
+        /// legacy aliases (read, never written) are in the description.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                const ALIASES: &[&str] = &[$($($alias,)*)+];
+                let description = (!ALIASES.is_empty()).then(|| {
+                    format!(
+                        "Always written as one of the values; also read (never written): {}.",
+                        ALIASES.join(" | ")
+                    )
+                });
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(<Self as WireEnum>::NAMES.iter().copied()))
+                    .description(description)
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($wire)
+            }
+        }
     };
 }
 

@@ -19,6 +19,7 @@ pub const SSI_TOKEN_SCHEMA: &str = "SSI-TOKEN-1.0";
 ///
 /// `Debug` shows the token's length, never the token: it is a bearer credential.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Token {
     /// The encoded token (JWE or JWS compact serialization).
@@ -56,6 +57,7 @@ impl fmt::Debug for Token {
 
 /// One active link with a fresh SSI token (seed `Link`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Link {
     /// Platform-assigned link id.
@@ -71,11 +73,16 @@ pub struct Link {
     /// When the link was made, epoch milliseconds. On the wire a string of digits (the
     /// Vega type); a JSON integer is accepted on input.
     #[serde(with = "millis::as_string")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = "^[0-9]{1,19}$", example = "1795564800000")
+    )]
     pub linked_timestamp: i64,
 }
 
 /// `getUserAndLinks` argument, as a message (the seed passes the bare IDP name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GetUserAndLinksRequest {
     /// The app's identity provider name (SSI ID).
@@ -86,6 +93,7 @@ pub struct GetUserAndLinksRequest {
 ///
 /// `Debug` shows the sizes of `linkToken` and `linkSigningKey`, never their contents.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LinkUserAccountRequest {
     /// The partner's user id; with the platform user and IDP, the de-duplication key.
@@ -117,6 +125,7 @@ impl fmt::Debug for LinkUserAccountRequest {
 
 /// One entry of the login-selection screen (seed `LoginNameValue`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LoginNameValue {
     /// Name shown for the link on the screen.
@@ -137,6 +146,7 @@ impl LoginNameValue {
 
 /// `showLoginSelection` argument: the seed's `LoginNameValue[]`, a bare JSON array.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct ShowLoginSelectionRequest(pub Vec<LoginNameValue>);
 
@@ -158,6 +168,7 @@ impl ShowLoginSelectionRequest {
 /// `timestamp` is written as a JSON integer; on input it may also be spelled
 /// `epochTimestamp` (the Vega type list) and be a string of digits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SsiEventRequest {
     /// What happened.
@@ -172,6 +183,7 @@ pub struct SsiEventRequest {
 
 /// `getUserAndLinks` result (seed `GetUserAndLinksResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GetUserAndLinksResponse {
     /// Outcome.
@@ -212,6 +224,7 @@ impl GetUserAndLinksResponse {
 
 /// `linkUserAccount` result (seed `LinkUserAccountResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LinkUserAccountResponse {
     /// Outcome.
@@ -261,6 +274,7 @@ impl LinkUserAccountResponse {
 
 /// `showLoginSelection` result (seed `ShowLoginSelectionResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ShowLoginSelectionResponse {
     /// Outcome.
@@ -318,6 +332,7 @@ impl ShowLoginSelectionResponse {
 
 /// `recordMetricEvent` result (seed `RecordMetricsEventResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RecordMetricsEventResponse {
     /// Outcome.
