@@ -33,6 +33,7 @@ fi
 if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
   python3 -m pip install --quiet cryptography
 fi
+python3 -c 'import openapi_spec_validator' >/dev/null 2>&1 || python3 -m pip install --quiet openapi-spec-validator
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi

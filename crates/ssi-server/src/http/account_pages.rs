@@ -55,8 +55,39 @@ pub fn routes() -> Router<AppState> {
         .route("/account/history", get(history_page))
 }
 
+/// The account pages in the OpenAPI document (tag `pages`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    stylesheet,
+    overview,
+    signup_page,
+    signup,
+    signin_page,
+    signin,
+    signout,
+    devices_page,
+    deregister_device,
+    device_switch,
+    links_page,
+    remove_link,
+    settings_page,
+    account_switch,
+    app_switch,
+    history_page,
+))]
+pub(crate) struct ApiDoc;
+
 const STYLESHEET: &str = include_str!("../../static/style.css");
 
+/// The pages' one stylesheet (no inline style: the CSP forbids it).
+#[utoipa::path(
+    get,
+    path = "/static/style.css",
+    tag = "pages",
+    responses(
+        (status = 200, description = "CSS (`Cache-Control: public, max-age=3600`)", body = String, content_type = "text/css"),
+    ),
+)]
 async fn stylesheet() -> Response {
     (
         [
@@ -624,21 +655,35 @@ struct SignInPage {
     error: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 struct CredentialsForm {
+    /// The pre-session CSRF token (double-submit cookie).
     csrf: String,
     email: String,
+    #[schema(format = Password)]
     password: String,
+    /// Where to go after signing in (a local path only).
     next: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 struct NextQuery {
+    /// Where to go after signing in (a local path only).
     next: String,
 }
 
+/// The sign-up form (sets the pre-session CSRF cookie).
+#[utoipa::path(
+    get,
+    path = "/account/signup",
+    tag = "pages",
+    responses(
+        (status = 200, description = "The form (HTML)", body = String, content_type = "text/html"),
+    ),
+)]
 async fn signup_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let (csrf, cookie) = pre_session_csrf(&state, &headers);
     let page = SignUpPage {
@@ -650,6 +695,18 @@ async fn signup_page(State(state): State<AppState>, headers: HeaderMap) -> Respo
     with_cookies(render(StatusCode::OK, &page), cookie)
 }
 
+/// Creates an account and signs it in.
+#[utoipa::path(
+    post,
+    path = "/account/signup",
+    tag = "pages",
+    request_body(content = CredentialsForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed up: to `/account`, with the session cookie", headers(("Location" = String))),
+        (status = "4XX", description = "An error page (HTML): the form again with the reason (400: bad e-mail or password; 409: the e-mail is taken), a wrong CSRF token (403), too many sign-ups from this address (429)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+)]
 async fn signup(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -744,6 +801,16 @@ async fn verify_password(password: String, phc: String) -> Result<bool, PageErro
         .map_err(|e| PageError::from(ApiError::internal(format!("hashing task: {e}"))))
 }
 
+/// The sign-in form (sets the pre-session CSRF cookie).
+#[utoipa::path(
+    get,
+    path = "/account/signin",
+    tag = "pages",
+    params(NextQuery),
+    responses(
+        (status = 200, description = "The form (HTML)", body = String, content_type = "text/html"),
+    ),
+)]
 async fn signin_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -762,6 +829,18 @@ async fn signin_page(
     with_cookies(render(StatusCode::OK, &page), cookie)
 }
 
+/// Signs in with a fresh session (never a reused id).
+#[utoipa::path(
+    post,
+    path = "/account/signin",
+    tag = "pages",
+    request_body(content = CredentialsForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: to `next` (a local path) or `/account`, with the session cookie", headers(("Location" = String))),
+        (status = "4XX", description = "An error page (HTML): the form again (401: wrong e-mail or password), a wrong CSRF token (403), too many attempts for this e-mail or address (429)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+)]
 async fn signin(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -820,12 +899,26 @@ async fn signin(
     Ok(with_cookies(see_other(next), [cookie]))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 struct CsrfForm {
+    /// The session's CSRF token.
     csrf: String,
 }
 
+/// Ends the session.
+#[utoipa::path(
+    post,
+    path = "/account/signout",
+    tag = "pages",
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the sign-in page, with the session cookie cleared", headers(("Location" = String))),
+        (status = "4XX", description = "An error page (HTML): an unreadable form (400), a wrong CSRF token (403)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn signout(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -854,6 +947,18 @@ struct OverviewPage {
     links: usize,
 }
 
+/// The account overview: counts of devices and links.
+#[utoipa::path(
+    get,
+    path = "/account",
+    tag = "pages",
+    responses(
+        (status = 200, description = "The overview (HTML)", body = String, content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page, which comes back here", headers(("Location" = String))),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn overview(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -876,9 +981,12 @@ async fn overview(
     Ok(render(StatusCode::OK, &page))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 struct NoticeQuery {
+    /// A fixed notice after a change (`deregistered`, `saved`, …); unknown
+    /// values show nothing.
     notice: String,
 }
 
@@ -911,6 +1019,19 @@ struct DevicesPage {
     devices: Vec<DeviceView>,
 }
 
+/// The account's devices, each with its switch and a deregister button.
+#[utoipa::path(
+    get,
+    path = "/account/devices",
+    tag = "pages",
+    params(NoticeQuery),
+    responses(
+        (status = 200, description = "The devices (HTML)", body = String, content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page, which comes back here", headers(("Location" = String))),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn devices_page(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -937,6 +1058,20 @@ async fn devices_page(
     Ok(render(StatusCode::OK, &DevicesPage { nav, devices }))
 }
 
+/// Deregisters a device: its credential is refused at once.
+#[utoipa::path(
+    post,
+    path = "/account/devices/{id}/delete",
+    tag = "pages",
+    params(("id" = String, Path, description = "The device's id")),
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the devices page", headers(("Location" = String))),
+        (status = "4XX", description = "An error page (HTML): an unreadable form (400), a wrong CSRF token (403), no such item of this account (404)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn deregister_device(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -958,10 +1093,12 @@ async fn deregister_device(
     Ok(see_other("/account/devices?notice=deregistered"))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 struct SwitchForm {
+    /// The session's CSRF token.
     csrf: String,
+    /// `true`/`on` or `false`/`off`.
     enabled: String,
 }
 
@@ -986,6 +1123,20 @@ fn change_by(me: &SignedIn, headers: &HeaderMap) -> ChangeBy {
     }
 }
 
+/// Turns Simple Sign-In on or off for one device (deletes nothing).
+#[utoipa::path(
+    post,
+    path = "/account/devices/{id}/ssi",
+    tag = "pages",
+    params(("id" = String, Path, description = "The device's id")),
+    request_body(content = SwitchForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the devices page", headers(("Location" = String))),
+        (status = "4XX", description = "An error page (HTML): an unreadable form (400), a wrong CSRF token (403), no such item of this account (404)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn device_switch(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -1020,6 +1171,19 @@ struct LinksPage {
     links: Vec<LinkView>,
 }
 
+/// The account's linked app accounts.
+#[utoipa::path(
+    get,
+    path = "/account/links",
+    tag = "pages",
+    params(NoticeQuery),
+    responses(
+        (status = 200, description = "The links (HTML)", body = String, content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page, which comes back here", headers(("Location" = String))),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn links_page(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -1048,6 +1212,20 @@ async fn links_page(
     Ok(render(StatusCode::OK, &LinksPage { nav, links }))
 }
 
+/// Removes one link, with its stored key and token.
+#[utoipa::path(
+    post,
+    path = "/account/links/{id}/delete",
+    tag = "pages",
+    params(("id" = String, Path, description = "The link's id")),
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the links page", headers(("Location" = String))),
+        (status = "4XX", description = "An error page (HTML): an unreadable form (400), a wrong CSRF token (403), no such item of this account (404)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn remove_link(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -1086,6 +1264,19 @@ struct SettingsPage {
     apps: Vec<AppView>,
 }
 
+/// The account's switch and one switch per app.
+#[utoipa::path(
+    get,
+    path = "/account/settings",
+    tag = "pages",
+    params(NoticeQuery),
+    responses(
+        (status = 200, description = "The settings (HTML)", body = String, content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page, which comes back here", headers(("Location" = String))),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn settings_page(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -1114,6 +1305,19 @@ async fn settings_page(
     Ok(render(StatusCode::OK, &page))
 }
 
+/// Turns Simple Sign-In on or off for the account (off deletes every link).
+#[utoipa::path(
+    post,
+    path = "/account/settings/account",
+    tag = "pages",
+    request_body(content = SwitchForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the settings page", headers(("Location" = String))),
+        (status = "4XX", description = "An error page (HTML): an unreadable form (400), a wrong CSRF token (403)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn account_switch(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -1127,6 +1331,20 @@ async fn account_switch(
     Ok(see_other("/account/settings?notice=saved"))
 }
 
+/// Turns Simple Sign-In on or off for one app (off deletes its links).
+#[utoipa::path(
+    post,
+    path = "/account/settings/apps/{id}",
+    tag = "pages",
+    params(("id" = String, Path, description = "The app's id")),
+    request_body(content = SwitchForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the settings page", headers(("Location" = String))),
+        (status = "4XX", description = "An error page (HTML): an unreadable form (400), a wrong CSRF token (403), no such item of this account (404)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn app_switch(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -1165,6 +1383,18 @@ struct HistoryPage {
 /// How many sign-ins the history page shows.
 const HISTORY_LIMIT: i64 = 200;
 
+/// The account's recent sign-ins (at most 200).
+#[utoipa::path(
+    get,
+    path = "/account/history",
+    tag = "pages",
+    responses(
+        (status = 200, description = "The history (HTML)", body = String, content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page, which comes back here", headers(("Location" = String))),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn history_page(
     State(state): State<AppState>,
     page: SignedInPage,

@@ -33,6 +33,7 @@ use crate::domain::developers::{
 };
 use crate::encoding::{b64_decode, secret_hash};
 use crate::http::auth::{SignedIn, request_id};
+use crate::http::error::ErrorBody;
 use crate::http::{ApiError, WireJson};
 use crate::random::{RandomRef, new_id, new_secret};
 use crate::state::AppState;
@@ -72,6 +73,31 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/apps/{package_id}/jwks.json", get(jwks))
         .route("/v1/apps/{package_id}/icon", get(icon))
 }
+
+/// The developer API's and the public routes' operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    session,
+    enroll,
+    create_app,
+    list_apps,
+    get_app,
+    update_app,
+    delete_app,
+    put_icon,
+    bind_idp,
+    create_key,
+    list_keys,
+    retire_key,
+    create_idp,
+    list_idps,
+    create_api_key,
+    list_api_keys,
+    revoke_api_key,
+    jwks,
+    icon,
+))]
+pub(crate) struct ApiDoc;
 
 /// A signed-in account that has enrolled as a developer (403 otherwise).
 #[derive(Debug, Clone)]
@@ -250,6 +276,16 @@ fn no_store(response: impl IntoResponse) -> Response {
     response
 }
 
+/// Who is signed in, and the session's CSRF token.
+#[utoipa::path(
+    get,
+    path = "/v1/session",
+    tag = "developer",
+    responses(
+        (status = 200, description = "Who is signed in, and the CSRF token for `X-CSRF-Token` (`Cache-Control: no-store`)", body = SessionInfo),
+    ),
+    security(("session" = [])),
+)]
 async fn session(signed_in: SignedIn) -> Response {
     no_store(Json(SessionInfo {
         account_id: signed_in.account.id,
@@ -259,6 +295,16 @@ async fn session(signed_in: SignedIn) -> Response {
     }))
 }
 
+/// Enrolls the signed-in account as a developer (idempotent; audited).
+#[utoipa::path(
+    post,
+    path = "/v1/developer/enroll",
+    tag = "developer",
+    responses(
+        (status = 200, description = "The account is a developer (idempotent)", body = EnrollResponse),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn enroll(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -283,6 +329,19 @@ async fn enroll(
     }))
 }
 
+/// Registers an app, with its first app key.
+#[utoipa::path(
+    post,
+    path = "/v1/developer/apps",
+    tag = "developer",
+    request_body = CreateAppRequest,
+    responses(
+        (status = 201, description = "The app, with its first app key", body = AppView),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer, or the `X-CSRF-Token` header is missing or wrong", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: the `packageId` is already registered, or the developer has 100 apps", body = ErrorBody),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn create_app(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -342,6 +401,17 @@ async fn create_app(
     Ok((StatusCode::CREATED, Json(app_view(&state, &app))))
 }
 
+/// The developer's apps.
+#[utoipa::path(
+    get,
+    path = "/v1/developer/apps",
+    tag = "developer",
+    responses(
+        (status = 200, description = "The developer's apps, oldest first", body = AppList),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer", body = ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn list_apps(
     State(state): State<AppState>,
     developer: Developer,
@@ -352,6 +422,19 @@ async fn list_apps(
     }))
 }
 
+/// One app of the developer.
+#[utoipa::path(
+    get,
+    path = "/v1/developer/apps/{app_id}",
+    tag = "developer",
+    params(("app_id" = String, Path, description = "The app's id (`appId`)")),
+    responses(
+        (status = 200, description = "The app", body = AppView),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such app of this developer", body = ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn get_app(
     State(state): State<AppState>,
     developer: Developer,
@@ -361,6 +444,20 @@ async fn get_app(
     Ok(Json(app_view(&state, &app)))
 }
 
+/// Changes an app's display name or icon (absent fields stay as they are).
+#[utoipa::path(
+    patch,
+    path = "/v1/developer/apps/{app_id}",
+    tag = "developer",
+    params(("app_id" = String, Path, description = "The app's id (`appId`)")),
+    request_body = UpdateAppRequest,
+    responses(
+        (status = 200, description = "The updated app", body = AppView),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer, or the `X-CSRF-Token` header is missing or wrong", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such app of this developer", body = ErrorBody),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn update_app(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -447,6 +544,25 @@ impl FromRequest<AppState> for IconBody {
     }
 }
 
+/// Sets an app's icon from a raw PNG or SVG body (for icons too big for base64 in JSON).
+#[utoipa::path(
+    put,
+    path = "/v1/developer/apps/{app_id}/icon",
+    tag = "developer",
+    params(("app_id" = String, Path, description = "The app's id (`appId`)")),
+    request_body(
+        description = "The raw icon, at most 65536 bytes, typed by `Content-Type`",
+        content(("image/png"), ("image/svg+xml"))
+    ),
+    responses(
+        (status = 200, description = "The app with its new icon", body = AppView),
+        (status = 400, description = "`INVALID_REQUEST`: not a PNG (`image/png`) or an SVG (`image/svg+xml`) as the `Content-Type` says", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer, or the `X-CSRF-Token` header is missing or wrong", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such app of this developer", body = ErrorBody),
+        (status = 413, description = "`TOO_LARGE`: the icon is over 65536 bytes", body = ErrorBody),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn put_icon(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -462,6 +578,19 @@ async fn put_icon(
     apply_update(&state, &headers, &developer, &app_id, update).await
 }
 
+/// Deletes an app, with its keys and its links.
+#[utoipa::path(
+    delete,
+    path = "/v1/developer/apps/{app_id}",
+    tag = "developer",
+    params(("app_id" = String, Path, description = "The app's id (`appId`)")),
+    responses(
+        (status = 204, description = "Deleted, with its keys and its links"),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer, or the `X-CSRF-Token` header is missing or wrong", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such app of this developer", body = ErrorBody),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn delete_app(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -484,6 +613,19 @@ async fn delete_app(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Creates an identity provider ("enable Simple Sign-In"), named or generated.
+#[utoipa::path(
+    post,
+    path = "/v1/developer/idps",
+    tag = "developer",
+    request_body = CreateIdentityProviderRequest,
+    responses(
+        (status = 201, description = "The identity provider", body = IdentityProviderView),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer, or the `X-CSRF-Token` header is missing or wrong", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: the name is taken, or the developer has 100 identity providers", body = ErrorBody),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn create_idp(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -544,6 +686,17 @@ async fn create_idp(
     ))
 }
 
+/// The developer's identity providers, with their apps.
+#[utoipa::path(
+    get,
+    path = "/v1/developer/idps",
+    tag = "developer",
+    responses(
+        (status = 200, description = "The developer's identity providers, oldest first", body = IdentityProviderList),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer", body = ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn list_idps(
     State(state): State<AppState>,
     developer: Developer,
@@ -561,6 +714,20 @@ async fn list_idps(
     }))
 }
 
+/// Binds an app to one of the developer's identity providers.
+#[utoipa::path(
+    post,
+    path = "/v1/developer/apps/{app_id}/idp",
+    tag = "developer",
+    params(("app_id" = String, Path, description = "The app's id (`appId`)")),
+    request_body = BindIdentityProviderRequest,
+    responses(
+        (status = 200, description = "The app, now bound to the identity provider", body = AppView),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer, or the `X-CSRF-Token` header is missing or wrong", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such app or identity provider of this developer", body = ErrorBody),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn bind_idp(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -597,6 +764,20 @@ async fn bind_idp(
     Ok(Json(app_view(&state, &app)))
 }
 
+/// Adds an app key (rotation: publish the new key, then retire the old one).
+#[utoipa::path(
+    post,
+    path = "/v1/developer/apps/{app_id}/keys",
+    tag = "developer",
+    params(("app_id" = String, Path, description = "The app's id (`appId`)")),
+    responses(
+        (status = 201, description = "A new current app key (rotation)", body = AppKeyView),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer, or the `X-CSRF-Token` header is missing or wrong", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such app of this developer", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: the app has 10 current keys", body = ErrorBody),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn create_key(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -634,6 +815,19 @@ async fn create_key(
     Ok((StatusCode::CREATED, Json(key_view(&row, now)?)))
 }
 
+/// An app's keys: current, retired and expired.
+#[utoipa::path(
+    get,
+    path = "/v1/developer/apps/{app_id}/keys",
+    tag = "developer",
+    params(("app_id" = String, Path, description = "The app's id (`appId`)")),
+    responses(
+        (status = 200, description = "Every key of the app, oldest first", body = AppKeyList),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such app of this developer", body = ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn list_keys(
     State(state): State<AppState>,
     developer: Developer,
@@ -651,6 +845,21 @@ async fn list_keys(
     Ok(Json(AppKeyList { keys }))
 }
 
+/// Retires an app key: unpublished at once, still unsealing until the grace period ends.
+#[utoipa::path(
+    post,
+    path = "/v1/developer/apps/{app_id}/keys/{kid}/retire",
+    tag = "developer",
+    params(("app_id" = String, Path, description = "The app's id (`appId`)"),
+        ("kid" = String, Path, description = "The key's id")),
+    responses(
+        (status = 200, description = "The retired key; sealed keys to it are accepted until `expiresAt`", body = AppKeyView),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer, or the `X-CSRF-Token` header is missing or wrong", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such app of this developer, or no such key of the app", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: the key is already retired, or it is the app's last current key", body = ErrorBody),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn retire_key(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -685,6 +894,19 @@ async fn retire_key(
     Ok(Json(key_view(&key, now)?))
 }
 
+/// Creates a partner API key; the key is shown only in this answer.
+#[utoipa::path(
+    post,
+    path = "/v1/developer/api-keys",
+    tag = "developer",
+    request_body = CreateApiKeyRequest,
+    responses(
+        (status = 201, description = "The key, shown this once (`Cache-Control: no-store`)", body = CreatedApiKey),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer, or the `X-CSRF-Token` header is missing or wrong", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: the developer has 20 active keys", body = ErrorBody),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn create_api_key(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -727,6 +949,17 @@ async fn create_api_key(
     Ok(no_store((StatusCode::CREATED, Json(created))))
 }
 
+/// The developer's partner API keys, without the secrets.
+#[utoipa::path(
+    get,
+    path = "/v1/developer/api-keys",
+    tag = "developer",
+    responses(
+        (status = 200, description = "Every key of the developer without the secrets, revoked ones included", body = ApiKeyList),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer", body = ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn list_api_keys(
     State(state): State<AppState>,
     developer: Developer,
@@ -737,6 +970,19 @@ async fn list_api_keys(
     }))
 }
 
+/// Revokes a partner API key (idempotent).
+#[utoipa::path(
+    post,
+    path = "/v1/developer/api-keys/{id}/revoke",
+    tag = "developer",
+    params(("id" = String, Path, description = "The key's id (not the key)")),
+    responses(
+        (status = 200, description = "The revoked key (idempotent)", body = ApiKeyView),
+        (status = 403, description = "`FORBIDDEN`: the account is not a developer, or the `X-CSRF-Token` header is missing or wrong", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such key of this developer", body = ErrorBody),
+    ),
+    security(("session" = [], "csrfToken" = [])),
+)]
 async fn revoke_api_key(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -762,6 +1008,17 @@ async fn revoke_api_key(
     Ok(Json(api_key_view(key)))
 }
 
+/// An app's current public keys (JWKS), to seal link signing keys to.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{package_id}/jwks.json",
+    tag = "public",
+    params(("package_id" = String, Path, description = "The app's package id")),
+    responses(
+        (status = 200, description = "The app's current public keys (`Cache-Control: max-age=300`)", body = Jwks),
+        (status = 404, description = "`NOT_FOUND`: no such app", body = ErrorBody),
+    ),
+)]
 async fn jwks(
     State(state): State<AppState>,
     Path(package_id): Path<String>,
@@ -781,6 +1038,18 @@ async fn jwks(
         .into_response())
 }
 
+/// An app's icon.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{package_id}/icon",
+    tag = "public",
+    params(("package_id" = String, Path, description = "The app's package id")),
+    responses(
+        (status = 200, description = "The app's icon, served with a policy that runs no script (`Cache-Control: max-age=300`)",
+            content(("image/png"), ("image/svg+xml"))),
+        (status = 404, description = "`NOT_FOUND`: no such app, or it has no icon", body = ErrorBody),
+    ),
+)]
 async fn icon(
     State(state): State<AppState>,
     Path(package_id): Path<String>,

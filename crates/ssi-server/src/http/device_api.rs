@@ -38,6 +38,7 @@ use zeroize::Zeroizing;
 use crate::audit::{self, AuditEvent};
 use crate::domain::availability::{self, AppFacts, Availability, Facts};
 use crate::http::auth::{DeviceAuth, request_id};
+use crate::http::error::ErrorBody;
 use crate::http::{ApiError, WireJson};
 use crate::random::{RandomRef, new_id};
 use crate::secrets::SecretError;
@@ -64,6 +65,22 @@ pub fn routes() -> Router<AppState> {
             get(app_settings).put(update_device_settings),
         )
 }
+
+/// The device API's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    whoami,
+    user_and_links,
+    lookup_link,
+    precheck_link,
+    create_link,
+    link_token,
+    consent_denied,
+    record_metrics,
+    app_settings,
+    update_device_settings,
+))]
+pub(crate) struct ApiDoc;
 
 /// `source` of the events the server records itself.
 const SERVER_SOURCE: &str = "server";
@@ -150,7 +167,18 @@ async fn load_context(
         .ok_or_else(account_gone)
 }
 
+/// The calling device.
+///
 /// `GET /v1/device/whoami`: the calling device (an authenticated probe).
+#[utoipa::path(
+    get,
+    path = "/v1/device/whoami",
+    tag = "device",
+    responses(
+        (status = 200, description = "The calling device", body = DeviceInfo),
+    ),
+    security(("deviceCredential" = [])),
+)]
 async fn whoami(DeviceAuth { device }: DeviceAuth) -> Json<DeviceInfo> {
     Json(DeviceInfo {
         device_id: device.id,
@@ -243,8 +271,20 @@ impl<'a> Minter<'a> {
     }
 }
 
+/// The user and their links for an IDP (the seed's `getUserAndLinks`).
+///
 /// `POST /v1/device/user-and-links`: the seed's `getUserAndLinks`, with a
 /// fresh SSI token for every active link. One query after authentication.
+#[utoipa::path(
+    post,
+    path = "/v1/device/user-and-links",
+    tag = "device",
+    request_body = AppIdpRequest,
+    responses(
+        (status = 200, description = "`SUCCESSFUL` with the directed `amazonUserId` and every active link of the account for the IDP, each with a fresh SSI token; or a refusal status (`FEATURE_TURNED_OFF`, `NOT_AVAILABLE`, `FAILURE`) with a `message`", body = GetUserAndLinksResponse),
+    ),
+    security(("deviceCredential" = [])),
+)]
 async fn user_and_links(
     State(state): State<AppState>,
     DeviceAuth { device }: DeviceAuth,
@@ -293,8 +333,20 @@ async fn user_and_links(
     )))
 }
 
+/// Whether the partner user is linked already.
+///
 /// `POST /v1/device/links/lookup`: whether (account, IDP, partner user) is
 /// linked already (the agent then answers `LINK_ALREADY_EXISTS`, no screen).
+#[utoipa::path(
+    post,
+    path = "/v1/device/links/lookup",
+    tag = "device",
+    request_body = LinkLookupRequest,
+    responses(
+        (status = 200, description = "`SUCCESSFUL` with the existing `linkId` if there is one; or a refusal status with a `message`", body = LinkLookupResponse),
+    ),
+    security(("deviceCredential" = [])),
+)]
 async fn lookup_link(
     State(state): State<AppState>,
     DeviceAuth { device }: DeviceAuth,
@@ -375,8 +427,20 @@ async fn unseal(
     Ok(ssi_token::unseal_link_signing_key(sealed, &key_refs))
 }
 
+/// Whether a sealed link signing key opens, before the consent screen.
+///
 /// `POST /v1/device/links/precheck`: whether the sealed key opens, before
 /// the consent screen is shown. Nothing is stored.
+#[utoipa::path(
+    post,
+    path = "/v1/device/links/precheck",
+    tag = "device",
+    request_body = LinkPrecheckRequest,
+    responses(
+        (status = 200, description = "`SUCCESSFUL` when the key opens; `INVALID_LINK_SIGNING_KEY_ENCRYPTION` or `INVALID_LINK_SIGNING_KEY` when not; or a refusal status", body = StatusResponse),
+    ),
+    security(("deviceCredential" = [])),
+)]
 async fn precheck_link(
     State(state): State<AppState>,
     DeviceAuth { device }: DeviceAuth,
@@ -400,7 +464,19 @@ async fn precheck_link(
     Ok(Json(StatusResponse::new(status, None)))
 }
 
+/// Stores a link the owner allowed (the seed's `linkUserAccount`).
+///
 /// `POST /v1/device/links`: stores a link after the owner allowed it.
+#[utoipa::path(
+    post,
+    path = "/v1/device/links",
+    tag = "device",
+    request_body = CreateLinkRequest,
+    responses(
+        (status = 200, description = "`SUCCESSFUL` with `LINK_ESTABLISHED` or `LINK_ALREADY_EXISTS` and the `linkId`; `FAILURE` at the link limit (32 per account and IDP); the sealed key's statuses; or a refusal status", body = LinkUserAccountResponse),
+    ),
+    security(("deviceCredential" = [])),
+)]
 async fn create_link(
     State(state): State<AppState>,
     DeviceAuth { device }: DeviceAuth,
@@ -502,8 +578,20 @@ async fn create_link(
     Ok(Json(response))
 }
 
+/// Records that the owner declined a link.
+///
 /// `POST /v1/device/consent-denied`: the owner chose "Not now"; recorded
 /// once per (device, `eventId`) however often the agent retries.
+#[utoipa::path(
+    post,
+    path = "/v1/device/consent-denied",
+    tag = "device",
+    request_body = ConsentDeniedRequest,
+    responses(
+        (status = 200, description = "`SUCCESSFUL` (recorded once per device and `eventId`); or a refusal status", body = StatusResponse),
+    ),
+    security(("deviceCredential" = [])),
+)]
 async fn consent_denied(
     State(state): State<AppState>,
     DeviceAuth { device }: DeviceAuth,
@@ -542,9 +630,22 @@ async fn consent_denied(
     Ok(Json(StatusResponse::new(RequestStatus::Successful, None)))
 }
 
+/// A fresh SSI token for the selected link.
+///
 /// `POST /v1/device/links/{linkId}/token`: a fresh SSI token for the link the
 /// user selected (the `LOGIN_SELECTED` extension). The link must be an active
 /// link of this device's account under this app's IDP.
+#[utoipa::path(
+    post,
+    path = "/v1/device/links/{link_id}/token",
+    tag = "device",
+    params(("link_id" = String, Path, description = "The selected link (`linkId`)")),
+    request_body = AppIdpRequest,
+    responses(
+        (status = 200, description = "`SUCCESSFUL` with a fresh `ssiToken`; `FAILURE` when the link is not an active link of this account under the app's IDP; or a refusal status", body = LinkTokenResponse),
+    ),
+    security(("deviceCredential" = [])),
+)]
 async fn link_token(
     State(state): State<AppState>,
     DeviceAuth { device }: DeviceAuth,
@@ -618,10 +719,22 @@ async fn link_token(
     }))
 }
 
+/// Delivers a batch of app-reported metric events.
+///
 /// `POST /v1/device/metrics`: a batch from the agent's outbox. Each event is
 /// validated on its own; the valid ones are stored in one transaction with
 /// the device id as source and `eventId` as idempotency key, so every event
 /// counts exactly once however often the batch is retried.
+#[utoipa::path(
+    post,
+    path = "/v1/device/metrics",
+    tag = "device",
+    request_body = MetricsBatch,
+    responses(
+        (status = 200, description = "Each event counted in exactly one of `accepted`, `duplicates` (an earlier delivery) and `rejected` (with the field and the reason)", body = MetricsBatchResponse),
+    ),
+    security(("deviceCredential" = [])),
+)]
 async fn record_metrics(
     State(state): State<AppState>,
     DeviceAuth { device }: DeviceAuth,
@@ -684,8 +797,21 @@ struct SettingsQuery {
     package_id: String,
 }
 
+/// Whether an app can use Simple Sign-In on this device.
+///
 /// `GET /v1/device/settings?packageId=…`: whether the app can use SSI on this
 /// device (the decision without an IDP), and its name for the screens.
+#[utoipa::path(
+    get,
+    path = "/v1/device/settings",
+    tag = "device",
+    params(("packageId" = String, Query, description = "The app's package id")),
+    responses(
+        (status = 200, description = "Whether the app can use Simple Sign-In on this device, and its name for the screens", body = AppSettingsResponse),
+        (status = 400, description = "`INVALID_REQUEST`: `packageId` missing or malformed", body = ErrorBody),
+    ),
+    security(("deviceCredential" = [])),
+)]
 async fn app_settings(
     State(state): State<AppState>,
     DeviceAuth { device }: DeviceAuth,
@@ -708,7 +834,19 @@ async fn app_settings(
     }))
 }
 
+/// Turns Simple Sign-In on or off for this device.
+///
 /// `PUT /v1/device/settings`: the device's own switch (deletes nothing).
+#[utoipa::path(
+    put,
+    path = "/v1/device/settings",
+    tag = "device",
+    request_body = DeviceSettingsUpdate,
+    responses(
+        (status = 200, description = "The device with its new switch", body = DeviceInfo),
+    ),
+    security(("deviceCredential" = [])),
+)]
 async fn update_device_settings(
     State(state): State<AppState>,
     DeviceAuth { device }: DeviceAuth,

@@ -53,6 +53,12 @@ pub fn routes() -> Router<AppState> {
         .route("/device/confirm", post(confirm))
 }
 
+/// The device grant's operations (OAuth endpoints and pages) in the OpenAPI
+/// document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(device_authorization, token, device_page, enter_code, confirm))]
+pub(crate) struct ApiDoc;
+
 // ---------------------------------------------------------------------------
 // OAuth endpoints (device side).
 
@@ -91,15 +97,36 @@ impl From<StoreError> for OAuthError {
     }
 }
 
+/// The body of an [`OAuthError`] (RFC 6749 section 5.2; RFC 8628 section 3.5).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(
+    as = OAuthError,
+    example = json!({"error": "authorization_pending", "error_description": "waiting for the owner to approve"})
+)]
+struct OAuthErrorBody<'a> {
+    /// `invalid_request`, `unsupported_grant_type`, `invalid_grant` (unknown or
+    /// used device code), `expired_token`, `access_denied` (the owner denied),
+    /// `authorization_pending` (keep polling), `slow_down` (poll 5 s slower;
+    /// or, with 429, too many device authorizations from this address),
+    /// `server_error` (500, or 503: retry).
+    error: &'a str,
+    /// For people; never a secret.
+    error_description: &'a str,
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         if let Some(internal) = &self.internal {
             tracing::error!(error = self.error, internal = %internal, "oauth request failed");
         }
+        let body = OAuthErrorBody {
+            error: self.error,
+            error_description: &self.description,
+        };
         (
             self.status,
             [(header::CACHE_CONTROL, "no-store")],
-            axum::Json(json!({ "error": self.error, "error_description": self.description })),
+            axum::Json(body),
         )
             .into_response()
     }
@@ -142,8 +169,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct DeviceAuthorizationRequest {
+    /// The name the owner sees when approving (1-64 characters, no control
+    /// characters).
     #[serde(default)]
     device_name: Option<String>,
     /// Accepted and ignored (RFC 8628 section 3.1 requires it for public
@@ -153,16 +182,43 @@ struct DeviceAuthorizationRequest {
     client_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// RFC 8628 section 3.2 (`Cache-Control: no-store`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct DeviceAuthorizationResponse {
+    /// The secret the device polls `/oauth/token` with (`ssi_dc_…`).
     device_code: String,
+    /// What the owner enters (`XXXX-XXXX`, 8 letters of an unambiguous alphabet).
     user_code: String,
+    /// The page where the owner enters it (`/device`).
     verification_uri: String,
+    /// The same page with the code filled in.
     verification_uri_complete: String,
+    /// Seconds until both codes expire.
     expires_in: i64,
+    /// Seconds to wait between polls.
     interval: i64,
 }
 
+/// Starts a device registration (RFC 8628 section 3.1).
+///
+/// A device code for the device and a user code for its owner to enter at
+/// `verification_uri`.
+#[utoipa::path(
+    post,
+    path = "/oauth/device_authorization",
+    tag = "device-grant",
+    request_body(
+        description = "`application/x-www-form-urlencoded` (RFC 6749) or JSON",
+        content((DeviceAuthorizationRequest = "application/x-www-form-urlencoded"), (DeviceAuthorizationRequest = "application/json"))
+    ),
+    responses(
+        (status = 200, description = "The codes (RFC 8628 section 3.2)", body = DeviceAuthorizationResponse),
+        (status = 400, description = "`invalid_request`: unreadable body or a bad `device_name`", body = OAuthErrorBody),
+        (status = 429, description = "`slow_down`: too many device authorizations from this address", body = OAuthErrorBody),
+        (status = 500, description = "`server_error`", body = OAuthErrorBody),
+        (status = 503, description = "`server_error`: the database is busy; retry", body = OAuthErrorBody),
+    ),
+)]
 async fn device_authorization(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -226,8 +282,9 @@ async fn device_authorization(
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct TokenRequest {
+    /// `urn:ietf:params:oauth:grant-type:device_code`.
     #[serde(default)]
     grant_type: Option<String>,
     #[serde(default)]
@@ -237,12 +294,34 @@ struct TokenRequest {
     client_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// The device credential (`ssi_dev_…`), given exactly once
+/// (`Cache-Control: no-store`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct TokenResponse {
+    /// The device credential (`ssi_dev_…`) for `Authorization: Bearer`.
     access_token: String,
+    /// `Bearer`.
     token_type: &'static str,
 }
 
+/// Polls for the device credential (RFC 8628 section 3.4).
+///
+/// The device polls every `interval` seconds until the owner decided.
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "device-grant",
+    request_body(
+        description = "`application/x-www-form-urlencoded` (RFC 6749) or JSON",
+        content((TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "application/json"))
+    ),
+    responses(
+        (status = 200, description = "Approved: the device credential, exactly once", body = TokenResponse),
+        (status = 400, description = "RFC 8628 section 3.5: `authorization_pending`, `slow_down`, `access_denied`, `expired_token`, `invalid_grant`; or `invalid_request`, `unsupported_grant_type`", body = OAuthErrorBody),
+        (status = 500, description = "`server_error`", body = OAuthErrorBody),
+        (status = 503, description = "`server_error`: the database is busy; retry", body = OAuthErrorBody),
+    ),
+)]
 async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -366,12 +445,27 @@ struct DonePage {
     device_name: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 struct CodeQuery {
+    /// The code shown on the device (`XXXX-XXXX`), prefilled in the form.
     user_code: String,
 }
 
+/// The page where the owner enters the code shown on the device.
+#[utoipa::path(
+    get,
+    path = "/device",
+    tag = "pages",
+    params(CodeQuery),
+    responses(
+        (status = 200, description = "The code form (HTML)", body = String, content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page (which comes back here)", headers(("Location" = String))),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn device_page(
     page: SignedInPage,
     Query(query): Query<CodeQuery>,
@@ -391,11 +485,14 @@ async fn device_page(
     Ok(render(StatusCode::OK, &page))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 struct CodeForm {
+    /// The session's CSRF token.
     csrf: String,
+    /// The code shown on the device.
     user_code: String,
+    /// `approve` or `deny` (`POST /device/confirm` only).
     decision: String,
 }
 
@@ -428,6 +525,20 @@ async fn reserve_code_attempt(
         .map_err(|()| PageError::rate_limited("wrong codes"))
 }
 
+/// Submits a device code; answers the confirmation page with the device's name.
+#[utoipa::path(
+    post,
+    path = "/device",
+    tag = "pages",
+    request_body(content = CodeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The confirmation page (HTML): approve or deny the named device", body = String, content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page (which comes back here)", headers(("Location" = String))),
+        (status = "4XX", description = "An error page (HTML): an unreadable form (400), a wrong or expired code (400, the form again), a wrong CSRF token (403), too many wrong codes from this account or address (429)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn enter_code(
     State(state): State<AppState>,
     page: SignedInPage,
@@ -458,6 +569,20 @@ async fn enter_code(
     Ok(render(StatusCode::OK, &page))
 }
 
+/// Approves or denies the device (audited).
+#[utoipa::path(
+    post,
+    path = "/device/confirm",
+    tag = "pages",
+    request_body(content = CodeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Done (HTML): the device is approved or denied", body = String, content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page (which comes back here)", headers(("Location" = String))),
+        (status = "4XX", description = "An error page (HTML): an unreadable form (400), a wrong or expired code (400, the form again), a wrong CSRF token (403), too many wrong codes from this account or address (429)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
 async fn confirm(
     State(state): State<AppState>,
     page: SignedInPage,

@@ -20,9 +20,24 @@ pub struct ApiError {
     pub internal: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every JSON API error (the OAuth endpoints answer RFC 6749's
+/// `{error, error_description}` instead).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(
+    as = Error,
+    example = json!({"error": "INVALID_REQUEST", "message": "identityProviderName: must be 1-64 characters of [A-Za-z0-9._-] (got 0 characters)"})
+)]
+pub(crate) struct ErrorBody<'a> {
+    /// Stable machine-readable code: `INVALID_REQUEST` (400), `UNAUTHORIZED`
+    /// (401), `FORBIDDEN` (403), `NOT_FOUND` (404), `NO_ROUTE` (404, no such
+    /// route), `METHOD_NOT_ALLOWED` (405), `CONFLICT` (409), `TOO_LARGE` (413),
+    /// `UNSUPPORTED_MEDIA_TYPE` (415), `RATE_LIMITED` (429), `INTERNAL` (500),
+    /// `UNAVAILABLE` (503, retry), `NOT_READY` (503, `/readyz`).
+    #[schema(example = "NOT_FOUND")]
     error: &'a str,
+    /// For people: names the field and the limit on validation errors; never
+    /// a secret or an internal detail (those go to the log, with the request
+    /// id).
     message: &'a str,
 }
 

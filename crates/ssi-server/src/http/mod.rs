@@ -28,6 +28,7 @@ pub mod developer_api;
 pub mod device_api;
 pub mod device_grant;
 pub mod error;
+pub mod openapi;
 pub mod partner_api;
 
 pub use error::ApiError;
@@ -49,6 +50,9 @@ pub fn router(state: AppState) -> Router {
         .merge(developer_api::routes())
         .merge(partner_api::routes())
         .merge(device_api::routes())
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -115,10 +119,42 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
     response
 }
 
+/// A path no route matches: a JSON 404 that says so, so that a client (and
+/// the OpenAPI drift test) can tell it from a handler's `NOT_FOUND`.
+async fn no_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NO_ROUTE", "no such route")
+}
+
+/// A route that exists without this method (axum adds the `Allow` header).
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "this route does not take this method",
+    )
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    responses((status = 200, description = "The process is up", body = String, content_type = "text/plain", example = "ok\n"))
+)]
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// Readiness: the database answers within 2 s.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "ops",
+    responses(
+        (status = 200, description = "Ready to serve", body = String, content_type = "text/plain", example = "ready\n"),
+        (status = 503, description = "`NOT_READY`: the database is unavailable or timed out", body = error::ErrorBody),
+    )
+)]
 async fn readyz(State(state): State<AppState>) -> Response {
     match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
         Ok(Ok(())) => "ready\n".into_response(),
@@ -138,6 +174,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Prometheus metrics.
+///
+/// Requests by route template and status, latencies, tokens minted, links
+/// created, metric events accepted.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"))
+)]
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

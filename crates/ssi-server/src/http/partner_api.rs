@@ -19,6 +19,7 @@ use crate::audit::{self, AuditEvent};
 use crate::encoding::secret_hash;
 use crate::http::ApiError;
 use crate::http::auth::request_id;
+use crate::http::error::ErrorBody;
 use crate::state::AppState;
 
 /// Longest `Authorization` value considered (a key is `ssi_pk_` + 43 characters).
@@ -30,6 +31,11 @@ pub fn routes() -> Router<AppState> {
         delete(delete_user_links),
     )
 }
+
+/// The partner API's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(delete_user_links))]
+pub(crate) struct ApiDoc;
 
 /// A caller holding an unrevoked partner API key.
 #[derive(Debug, Clone)]
@@ -67,6 +73,25 @@ impl FromRequestParts<AppState> for PartnerKey {
     }
 }
 
+/// Deletes every link of one partner user under one of the developer's IDPs.
+///
+/// For example when that user deleted their app account. Each deletion is
+/// audited.
+#[utoipa::path(
+    delete,
+    path = "/v1/partner/idps/{idp_name}/users/{partner_user_id}/links",
+    tag = "partner",
+    params(
+        ("idp_name" = String, Path, description = "One of the key's developer's identity providers"),
+        ("partner_user_id" = String, Path, description = "The partner's user id (URL-encoded; 1-256 bytes of UTF-8, no control characters)"),
+    ),
+    responses(
+        (status = 200, description = "How many links were deleted (0 when there were none)", body = DeleteLinksResponse),
+        (status = 400, description = "`INVALID_REQUEST`: the IDP name or the partner user id is over its limit", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such identity provider of the key's developer", body = ErrorBody),
+    ),
+    security(("partnerApiKey" = [])),
+)]
 async fn delete_user_links(
     State(state): State<AppState>,
     headers: HeaderMap,

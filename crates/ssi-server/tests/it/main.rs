@@ -12,5 +12,6 @@ mod device_api;
 mod device_grant;
 mod fixtures;
 mod link_writer;
+mod openapi;
 mod ops;
 mod partner_api;
