@@ -2,6 +2,7 @@
 //! measured in one run, so that machine noise mostly cancels. Benchmarks
 //! print figures; they never fail on a missed target (no timed tests).
 
+mod server;
 mod token;
 
 use std::hint::black_box;
@@ -24,11 +25,15 @@ enum BenchCommand {
     /// ES256 sign/verify of aws-lc-rs, ring and p256 against mint_ssi_token,
     /// verify_ssi_token and jose (Node.js) on the same tokens
     Token(token::TokenBenchArgs),
+    /// The server over HTTP on loopback: getUserAndLinks and link creation
+    /// against raw ES256, as the link table grows (SQLite and PostgreSQL)
+    Server(server::ServerBenchArgs),
 }
 
 pub fn run(args: BenchArgs, clock: &dyn Clock) -> Result<ExitCode> {
     match args.command {
         BenchCommand::Token(args) => token::run(args, clock),
+        BenchCommand::Server(args) => server::run(args, clock),
     }
 }
 

@@ -270,8 +270,9 @@ fn signing_input(token: &str) -> Result<&str> {
     Ok(&token[..end])
 }
 
-/// One link key pair loaded into each raw implementation.
-struct RawKeys<'a> {
+/// One link key pair loaded into each raw implementation (also the raw
+/// reference of `ssi bench server`).
+pub(super) struct RawKeys<'a> {
     public: &'a [u8; 65],
     aws: aws_lc_rs::signature::EcdsaKeyPair,
     aws_rng: aws_lc_rs::rand::SystemRandom,
@@ -281,7 +282,7 @@ struct RawKeys<'a> {
 }
 
 impl<'a> RawKeys<'a> {
-    fn new(private: &[u8; 32], public: &'a [u8; 65]) -> Result<Self> {
+    pub(super) fn new(private: &[u8; 32], public: &'a [u8; 65]) -> Result<Self> {
         let ring_rng = ring::rand::SystemRandom::new();
         Ok(Self {
             public,
@@ -305,7 +306,7 @@ impl<'a> RawKeys<'a> {
         })
     }
 
-    fn aws_sign(&self, message: &[u8]) -> Vec<u8> {
+    pub(super) fn aws_sign(&self, message: &[u8]) -> Vec<u8> {
         self.aws
             .sign(&self.aws_rng, message)
             .map(|signature| signature.as_ref().to_vec())

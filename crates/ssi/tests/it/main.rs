@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_server;
 mod flow;
 mod input;
 mod keygen;
