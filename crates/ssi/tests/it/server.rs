@@ -1286,3 +1286,107 @@ async fn two_server_processes_on_one_postgres_make_one_link_of_the_same_request(
         rounds
     );
 }
+
+/// Links acknowledged (group commit on SQLite) while others are still in
+/// flight are there after `kill -9` and a restart; whatever committed,
+/// acknowledged or not, committed whole (link, `ENABLE_SSI` event, audit
+/// entry).
+#[tokio::test]
+async fn acknowledged_links_survive_kill_9_on_sqlite() {
+    const PACKAGE: &str = "com.example.durable";
+    const IDP: &str = "durable-idp";
+    let place = Place::new(Backend::Sqlite).await;
+    let args = place.args();
+    let master_keys = master_keys_value(1);
+    let env = [("SSI_MASTER_KEYS", master_keys.as_str())];
+    let mut server = Server::start(&strs(&args), &env);
+    let (credential, app_public_key) =
+        link_fixtures(&place.sql_url(), &master_keys, PACKAGE, IDP).await;
+    let link_token_key = ssi_token::LinkTokenKey::generate(&mut ssi_token::SystemRandom);
+    let client = http();
+    // 32: the most links of one account and IDP.
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..32 {
+        let partner_user_id = format!("partner-user-{n}");
+        let issued = ssi_token::issue_link(
+            &partner_user_id,
+            "ssi1.u.someone",
+            std::collections::BTreeMap::new(),
+            &link_token_key,
+            &app_public_key,
+            1_700_000_000,
+            &mut ssi_token::SystemRandom,
+        );
+        let body = serde_json::json!({
+            "packageId": PACKAGE,
+            "request": {
+                "partnerUserId": partner_user_id,
+                "identityProviderName": IDP,
+                "userLoginName": "durable",
+                "linkToken": { "token": issued.link_token, "schema": "LINK-TOKEN-1.0" },
+                "linkSigningKey": issued.sealed_signing_key,
+            },
+        });
+        let request = client
+            .post(server.url("/v1/device/links"))
+            .bearer_auth(&credential)
+            .json(&body);
+        calls.spawn(async move {
+            let response = request.send().await.ok()?;
+            let json: Value = response.json().await.ok()?;
+            (json["successCode"] == "LINK_ESTABLISHED")
+                .then(|| json["linkId"].as_str().map(str::to_owned))
+                .flatten()
+        });
+    }
+    // Killed as soon as the first link is acknowledged, the rest in flight.
+    let mut acknowledged = Vec::new();
+    while let Some(answer) = calls.join_next().await {
+        if let Some(link_id) = answer.expect("call task") {
+            acknowledged.push(link_id);
+            break;
+        }
+    }
+    server.kill9();
+    while let Some(answer) = calls.join_next().await {
+        acknowledged.extend(answer.expect("call task"));
+    }
+    assert!(!acknowledged.is_empty(), "at least one link acknowledged");
+    let server = Server::start(&strs(&args), &env);
+    let db = sqlx::AnyPool::connect(&place.sql_url())
+        .await
+        .expect("database");
+    for link_id in &acknowledged {
+        let found = sqlx::query("SELECT COUNT(*) FROM links WHERE id = $1")
+            .bind(link_id)
+            .fetch_one(&db)
+            .await
+            .expect("count")
+            .try_get::<i64, _>(0)
+            .expect("integer");
+        assert_eq!(found, 1, "acknowledged link {link_id} lost after kill -9");
+    }
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query(sql)
+                .fetch_one(&db)
+                .await
+                .expect("count")
+                .try_get::<i64, _>(0)
+                .expect("integer")
+        }
+    };
+    let links = count("SELECT COUNT(*) FROM links").await;
+    assert!(links >= i64::try_from(acknowledged.len()).expect("small"));
+    assert_eq!(
+        count("SELECT COUNT(*) FROM metric_events WHERE event = 'ENABLE_SSI'").await,
+        links
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'link.create'").await,
+        links
+    );
+    db.close().await;
+    drop(server);
+}
