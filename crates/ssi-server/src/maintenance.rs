@@ -38,7 +38,10 @@ pub async fn purge_expired(state: &AppState) -> Result<Purged, StoreError> {
 
 /// Runs [`purge_expired`] every [`PURGE_INTERVAL`] until the task is dropped.
 pub async fn run(state: AppState) {
-    let mut ticks = tokio::time::interval(PURGE_INTERVAL);
+    // The first purge waits a full period: start-up stays quick, and a purge
+    // never races the first requests.
+    let mut ticks =
+        tokio::time::interval_at(tokio::time::Instant::now() + PURGE_INTERVAL, PURGE_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
