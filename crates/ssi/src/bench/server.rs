@@ -394,7 +394,7 @@ impl Bench<'_> {
         database: &Database,
     ) -> Result<()> {
         let now = self.clock.now();
-        let creators =
+        let link_requests =
             ((self.round + self.warmup).as_secs_f64() * ROUNDS as f64 * LINK_REQUESTS_PER_SEC)
                 .ceil() as usize;
         eprintln!("bench: {}: seeding the fixtures", backend.name());
@@ -402,15 +402,15 @@ impl Bench<'_> {
             data_dir,
             backend,
             &database.url,
-            creators.div_ceil(LINKS_PER_CREATOR),
+            link_requests.div_ceil(LINKS_PER_CREATOR),
             now,
         )
         .await?;
         eprintln!(
-            "bench: {}: preparing {creators} link requests (outside the measurement)",
+            "bench: {}: preparing {link_requests} link requests (outside the measurement)",
             backend.name()
         );
-        let prepared = prepare_link_requests(&fixtures, creators, backend.name(), now)?;
+        let prepared = prepare_link_requests(&fixtures, link_requests, backend.name(), now)?;
 
         let log = data_dir.with_file_name("server.log");
         let mut server = ServerProcess::start(data_dir, backend, &database.url, &log)?;
