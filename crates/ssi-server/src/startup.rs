@@ -91,6 +91,27 @@ pub fn write_key_file(path: &Path, keys: &MasterKeys) -> Result<(), StartError> 
     Ok(())
 }
 
+const SQLITE_FILE: &str = "ssi.db";
+
+/// Creates the database file readable by the owner only (0600) before SQLite
+/// opens it; SQLite gives its `-wal` and `-shm` files the same mode. An
+/// existing file is left as it is.
+fn create_private_file(path: &Path) -> Result<(), StartError> {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StartError::DataDir {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
 /// Connects, migrates and assembles the state.
 pub async fn build_state(
     config: ServerConfig,
@@ -102,7 +123,11 @@ pub async fn build_state(
         source,
     })?;
     let master_keys = load_master_keys(&config, rng.as_ref())?;
-    let store = Store::connect(&database_url(&config)).await?;
+    let url = database_url(&config);
+    if url.starts_with("sqlite:") {
+        create_private_file(&config.data_dir.join(SQLITE_FILE))?;
+    }
+    let store = Store::connect(&url).await?;
     store.migrate().await?;
     let directed_ids =
         load_directed_ids(&store, &master_keys, rng.as_ref(), clock.now_ms()).await?;

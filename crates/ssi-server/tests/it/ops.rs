@@ -99,3 +99,19 @@ server_test!(
         assert_eq!(again.sessions, 0, "purging is idempotent");
     }
 );
+
+#[tokio::test]
+async fn sqlite_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = crate::harness::TestServer::start(crate::harness::Backend::Sqlite).await;
+    // A write makes SQLite create its -wal file too.
+    server.state.store.ping().await.unwrap();
+    for name in ["ssi.db", "master.key"] {
+        let mode = std::fs::metadata(server.dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{name} is readable by others: {mode:o}");
+    }
+    server.stop().await;
+}
