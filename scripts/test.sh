@@ -25,7 +25,7 @@ ensure_commands() {
 }
 
 step "dependencies"
-ensure_commands node:nodejs npm:npm
+ensure_commands node:nodejs npm:npm chromium:chromium chromedriver:chromium-driver
 if [ ! -d interop/node/node_modules ] || [ interop/node/package-lock.json -nt interop/node/node_modules ]; then
   npm ci --prefix interop/node --no-audit --no-fund
   touch interop/node/node_modules

@@ -36,7 +36,7 @@ pub fn validate_event_id(field: &str, event_id: &str) -> Result<(), ValidationEr
     })
 }
 
-fn check_ascii_id(
+pub(crate) fn check_ascii_id(
     field: &str,
     value: &str,
     max: usize,

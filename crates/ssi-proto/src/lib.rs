@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod app_socket;
 pub mod developer;
 pub mod device;
 mod enums;
