@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{self, AuditEvent};
 use crate::domain::developers::{
-    KeyRuleError, check_icon, decode_icon, generated_idp_name, key_status,
+    Icon, KeyRuleError, check_icon, decode_icon, generated_idp_name, key_status,
 };
 use crate::encoding::{b64_decode, secret_hash};
 use crate::http::auth::{SignedIn, request_id};
@@ -217,7 +217,7 @@ fn app_view(state: &AppState, app: &AppRow) -> AppView {
     }
 }
 
-fn parse_public_jwk(text: &str) -> Result<AppPublicJwk, ApiError> {
+pub(crate) fn parse_public_jwk(text: &str) -> Result<AppPublicJwk, ApiError> {
     serde_json::from_str(text).map_err(|e| ApiError::internal(format!("stored public JWK: {e}")))
 }
 
@@ -310,12 +310,28 @@ async fn enroll(
     headers: HeaderMap,
     signed_in: SignedIn,
 ) -> Result<Json<EnrollResponse>, ApiError> {
+    let developer = enroll_developer(&state, &headers, signed_in).await?;
+    Ok(Json(EnrollResponse {
+        account_id: developer.id().to_owned(),
+        is_developer: true,
+    }))
+}
+
+/// Makes the account a developer (idempotent; audited the first time).
+/// Shared with the console.
+pub(crate) async fn enroll_developer(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut signed_in: SignedIn,
+) -> Result<Developer, ApiError> {
     let account_id = signed_in.account.id.clone();
-    if state.store.enroll_developer(&account_id).await? {
-        let developer = Developer(signed_in);
+    let enrolled_now = state.store.enroll_developer(&account_id).await?;
+    signed_in.account.is_developer = true;
+    let developer = Developer(signed_in);
+    if enrolled_now {
         audit(
-            &state,
-            &headers,
+            state,
+            headers,
             &developer,
             "developer.enroll",
             &account_id,
@@ -323,10 +339,7 @@ async fn enroll(
         )
         .await?;
     }
-    Ok(Json(EnrollResponse {
-        account_id,
-        is_developer: true,
-    }))
+    Ok(developer)
 }
 
 /// Registers an app, with its first app key.
@@ -353,6 +366,28 @@ async fn create_app(
         (Some(data), Some(icon_type)) => Some(decode_icon(data, icon_type)?),
         _ => None,
     };
+    let app = register_app(
+        &state,
+        &headers,
+        &developer,
+        request.package_id,
+        request.display_name,
+        icon,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(app_view(&state, &app))))
+}
+
+/// Registers an app with its first key, within the per-developer limit
+/// (fields already validated); audited. Shared with the console.
+pub(crate) async fn register_app(
+    state: &AppState,
+    headers: &HeaderMap,
+    developer: &Developer,
+    package_id: String,
+    display_name: String,
+    icon: Option<Icon>,
+) -> Result<AppRow, ApiError> {
     if state.store.count_apps(developer.id()).await? >= MAX_APPS_PER_DEVELOPER as i64 {
         return Err(ApiError::conflict(format!(
             "a developer has at most {MAX_APPS_PER_DEVELOPER} apps; delete one first"
@@ -361,15 +396,15 @@ async fn create_app(
     let app = AppRow {
         id: new_id(state.rng(), "app_"),
         developer_id: developer.id().to_owned(),
-        package_id: request.package_id,
-        display_name: request.display_name,
+        package_id,
+        display_name,
         idp_id: None,
         idp_name: None,
         blocked: false,
         has_icon: icon.is_some(),
         created_at: state.now_ms(),
     };
-    let key = new_app_key(&state)?;
+    let key = new_app_key(state)?;
     match state.store.insert_app(&app, icon.as_ref(), &key).await {
         Ok(()) => {}
         Err(e) if e.is_unique_violation() => {
@@ -381,24 +416,24 @@ async fn create_app(
         Err(e) => return Err(e.into()),
     }
     audit(
-        &state,
-        &headers,
-        &developer,
+        state,
+        headers,
+        developer,
         "app.create",
         &app.id,
         json!({"packageId": app.package_id, "hasIcon": app.has_icon}),
     )
     .await?;
     audit(
-        &state,
-        &headers,
-        &developer,
+        state,
+        headers,
+        developer,
         "app_key.create",
         &key.kid,
         json!({"appId": app.id}),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(app_view(&state, &app))))
+    Ok(app)
 }
 
 /// The developer's apps.
@@ -475,16 +510,19 @@ async fn update_app(
         display_name: request.display_name,
         icon,
     };
-    apply_update(&state, &headers, &developer, &app_id, update).await
+    let app = apply_update(&state, &headers, &developer, &app_id, update).await?;
+    Ok(Json(app_view(&state, &app)))
 }
 
-async fn apply_update(
+/// Changes the developer's app (fields already validated); audited with the
+/// names of the changed fields. Shared with the console.
+pub(crate) async fn apply_update(
     state: &AppState,
     headers: &HeaderMap,
     developer: &Developer,
     app_id: &str,
     update: AppUpdate,
-) -> Result<Json<AppView>, ApiError> {
+) -> Result<AppRow, ApiError> {
     if !state
         .store
         .update_app(developer.id(), app_id, &update)
@@ -510,8 +548,7 @@ async fn apply_update(
         json!({ "fields": fields }),
     )
     .await?;
-    let app = owned_app(state, developer, app_id).await?;
-    Ok(Json(app_view(state, &app)))
+    owned_app(state, developer, app_id).await
 }
 
 /// The raw icon body, for icons whose base64 would not fit a 64 KiB JSON body.
@@ -575,7 +612,8 @@ async fn put_icon(
         display_name: None,
         icon: Some(Some(icon)),
     };
-    apply_update(&state, &headers, &developer, &app_id, update).await
+    let app = apply_update(&state, &headers, &developer, &app_id, update).await?;
+    Ok(Json(app_view(&state, &app)))
 }
 
 /// Deletes an app, with its keys and its links.
@@ -633,12 +671,31 @@ async fn create_idp(
     WireJson(request): WireJson<CreateIdentityProviderRequest>,
 ) -> Result<(StatusCode, Json<IdentityProviderView>), ApiError> {
     request.validate()?;
+    let idp =
+        create_identity_provider(&state, &headers, &developer, request.identity_provider_name)
+            .await?;
+    let view = IdentityProviderView {
+        identity_provider_name: idp.name,
+        apps: Vec::new(),
+        created_at: idp.created_at,
+    };
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Creates an identity provider with the given (validated) name or a
+/// generated one, within the per-developer limit; audited. Shared with the
+/// console.
+pub(crate) async fn create_identity_provider(
+    state: &AppState,
+    headers: &HeaderMap,
+    developer: &Developer,
+    given: Option<String>,
+) -> Result<IdpRow, ApiError> {
     if state.store.count_idps(developer.id()).await? >= MAX_IDPS_PER_DEVELOPER as i64 {
         return Err(ApiError::conflict(format!(
             "a developer has at most {MAX_IDPS_PER_DEVELOPER} identity providers"
         )));
     }
-    let given = request.identity_provider_name;
     // A generated name is retried on the (unlikely) collision; a given one is not.
     let attempts = if given.is_some() { 1 } else { 3 };
     for _ in 0..attempts {
@@ -656,20 +713,15 @@ async fn create_idp(
         match state.store.insert_idp(&idp).await {
             Ok(()) => {
                 audit(
-                    &state,
-                    &headers,
-                    &developer,
+                    state,
+                    headers,
+                    developer,
                     "idp.create",
                     &idp.id,
                     json!({"identityProviderName": idp.name, "generated": given.is_none()}),
                 )
                 .await?;
-                let view = IdentityProviderView {
-                    identity_provider_name: idp.name,
-                    apps: Vec::new(),
-                    created_at: idp.created_at,
-                };
-                return Ok((StatusCode::CREATED, Json(view)));
+                return Ok(idp);
             }
             Err(e) if e.is_unique_violation() && given.is_some() => {
                 return Err(ApiError::conflict(format!(
@@ -736,32 +788,51 @@ async fn bind_idp(
     WireJson(request): WireJson<BindIdentityProviderRequest>,
 ) -> Result<Json<AppView>, ApiError> {
     request.validate()?;
-    let app = owned_app(&state, &developer, &app_id).await?;
+    let app = bind_app(
+        &state,
+        &headers,
+        &developer,
+        &app_id,
+        &request.identity_provider_name,
+    )
+    .await?;
+    Ok(Json(app_view(&state, &app)))
+}
+
+/// Binds the developer's app to one of the developer's identity providers
+/// (by its validated name); audited. Shared with the console.
+pub(crate) async fn bind_app(
+    state: &AppState,
+    headers: &HeaderMap,
+    developer: &Developer,
+    app_id: &str,
+    idp_name: &str,
+) -> Result<AppRow, ApiError> {
+    let app = owned_app(state, developer, app_id).await?;
     let idp = state
         .store
-        .find_idp_by_name(&request.identity_provider_name)
+        .find_idp_by_name(idp_name)
         .await?
         .filter(|idp| idp.developer_id == developer.id())
         .ok_or_else(idp_not_found)?;
     if !state
         .store
-        .bind_app_idp(developer.id(), &app_id, &idp.id)
+        .bind_app_idp(developer.id(), app_id, &idp.id)
         .await?
     {
         // The app or the IDP went away in between.
         return Err(app_not_found());
     }
     audit(
-        &state,
-        &headers,
-        &developer,
+        state,
+        headers,
+        developer,
         "app.bind_idp",
-        &app_id,
+        app_id,
         json!({"identityProviderName": idp.name, "previous": app.idp_name}),
     )
     .await?;
-    let app = owned_app(&state, &developer, &app_id).await?;
-    Ok(Json(app_view(&state, &app)))
+    owned_app(state, developer, app_id).await
 }
 
 /// Adds an app key (rotation: publish the new key, then retire the old one).
@@ -784,11 +855,23 @@ async fn create_key(
     developer: Developer,
     Path(app_id): Path<String>,
 ) -> Result<(StatusCode, Json<AppKeyView>), ApiError> {
-    let key = new_app_key(&state)?;
+    let row = add_app_key(&state, &headers, &developer, &app_id).await?;
+    Ok((StatusCode::CREATED, Json(key_view(&row, state.now_ms())?)))
+}
+
+/// Adds a current key to the developer's app, within the per-app limit;
+/// audited. Shared with the console.
+pub(crate) async fn add_app_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    developer: &Developer,
+    app_id: &str,
+) -> Result<AppKeyRow, ApiError> {
+    let key = new_app_key(state)?;
     let now = state.now_ms();
     match state
         .store
-        .insert_app_key(developer.id(), &app_id, &key, now)
+        .insert_app_key(developer.id(), app_id, &key, now)
         .await?
     {
         KeyOutcome::Done(()) => {}
@@ -796,23 +879,22 @@ async fn create_key(
         KeyOutcome::Refused(e) => return Err(key_rule_error(e)),
     }
     audit(
-        &state,
-        &headers,
-        &developer,
+        state,
+        headers,
+        developer,
         "app_key.create",
         &key.kid,
         json!({"appId": app_id}),
     )
     .await?;
-    let row = AppKeyRow {
+    Ok(AppKeyRow {
         kid: key.kid,
-        app_id,
+        app_id: app_id.to_owned(),
         public_jwk: key.public_jwk,
         created_at: now,
         retired_at: None,
         expires_at: None,
-    };
-    Ok((StatusCode::CREATED, Json(key_view(&row, now)?)))
+    })
 }
 
 /// An app's keys: current, retired and expired.
@@ -866,14 +948,26 @@ async fn retire_key(
     developer: Developer,
     Path((app_id, kid)): Path<(String, String)>,
 ) -> Result<Json<AppKeyView>, ApiError> {
-    let now = state.now_ms();
+    let key = retire_app_key(&state, &headers, &developer, &app_id, &kid).await?;
+    Ok(Json(key_view(&key, state.now_ms())?))
+}
+
+/// Retires a key of the developer's app (never the last current one);
+/// audited. Shared with the console.
+pub(crate) async fn retire_app_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    developer: &Developer,
+    app_id: &str,
+    kid: &str,
+) -> Result<AppKeyRow, ApiError> {
     let key = match state
         .store
         .retire_app_key(
             developer.id(),
-            &app_id,
-            &kid,
-            now,
+            app_id,
+            kid,
+            state.now_ms(),
             state.config.retired_app_key_grace_secs,
         )
         .await?
@@ -883,15 +977,15 @@ async fn retire_key(
         KeyOutcome::Refused(e) => return Err(key_rule_error(e)),
     };
     audit(
-        &state,
-        &headers,
-        &developer,
+        state,
+        headers,
+        developer,
         "app_key.retire",
         &key.kid,
         json!({"appId": app_id, "expiresAt": key.expires_at}),
     )
     .await?;
-    Ok(Json(key_view(&key, now)?))
+    Ok(key)
 }
 
 /// Creates a partner API key; the key is shown only in this answer.
@@ -914,6 +1008,23 @@ async fn create_api_key(
     WireJson(request): WireJson<CreateApiKeyRequest>,
 ) -> Result<Response, ApiError> {
     request.validate()?;
+    let (row, secret) = create_partner_api_key(&state, &headers, &developer, request.label).await?;
+    let created = CreatedApiKey {
+        key: api_key_view(row),
+        api_key: secret.to_string(),
+    };
+    Ok(no_store((StatusCode::CREATED, Json(created))))
+}
+
+/// Creates a partner API key with a validated label, within the
+/// per-developer limit; stores its hash only and returns the key itself,
+/// to be shown once. Audited without the key. Shared with the console.
+pub(crate) async fn create_partner_api_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    developer: &Developer,
+    label: String,
+) -> Result<(ApiKeyRow, Zeroizing<String>), ApiError> {
     if state.store.count_active_api_keys(developer.id()).await?
         >= MAX_ACTIVE_API_KEYS_PER_DEVELOPER as i64
     {
@@ -925,7 +1036,7 @@ async fn create_api_key(
     let row = ApiKeyRow {
         id: new_id(state.rng(), "pk_"),
         developer_id: developer.id().to_owned(),
-        label: request.label,
+        label,
         created_at: state.now_ms(),
         revoked_at: None,
     };
@@ -934,19 +1045,15 @@ async fn create_api_key(
         .insert_api_key(&row, &secret_hash(&secret))
         .await?;
     audit(
-        &state,
-        &headers,
-        &developer,
+        state,
+        headers,
+        developer,
         "api_key.create",
         &row.id,
         json!({"label": row.label}),
     )
     .await?;
-    let created = CreatedApiKey {
-        key: api_key_view(row),
-        api_key: secret.to_string(),
-    };
-    Ok(no_store((StatusCode::CREATED, Json(created))))
+    Ok((row, secret))
 }
 
 /// The developer's partner API keys, without the secrets.
@@ -989,23 +1096,35 @@ async fn revoke_api_key(
     developer: Developer,
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyView>, ApiError> {
+    let key = revoke_partner_api_key(&state, &headers, &developer, &id).await?;
+    Ok(Json(api_key_view(key)))
+}
+
+/// Revokes one of the developer's partner API keys (idempotent; audited
+/// once). Shared with the console.
+pub(crate) async fn revoke_partner_api_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    developer: &Developer,
+    id: &str,
+) -> Result<ApiKeyRow, ApiError> {
     let (key, revoked_now) = state
         .store
-        .revoke_api_key(developer.id(), &id, state.now_ms())
+        .revoke_api_key(developer.id(), id, state.now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     if revoked_now {
         audit(
-            &state,
-            &headers,
-            &developer,
+            state,
+            headers,
+            developer,
             "api_key.revoke",
             &key.id,
             json!({"label": key.label}),
         )
         .await?;
     }
-    Ok(Json(api_key_view(key)))
+    Ok(key)
 }
 
 /// An app's current public keys (JWKS), to seal link signing keys to.
