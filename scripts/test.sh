@@ -30,6 +30,10 @@ if [ ! -d interop/node/node_modules ] || [ interop/node/package-lock.json -nt in
   npm ci --prefix interop/node --no-audit --no-fund
   touch interop/node/node_modules
 fi
+if [ ! -d sdk/js/node_modules ] || [ sdk/js/package-lock.json -nt sdk/js/node_modules ]; then
+  npm ci --prefix sdk/js --no-audit --no-fund
+  touch sdk/js/node_modules
+fi
 if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
   python3 -m pip install --quiet cryptography
 fi
@@ -64,6 +68,17 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "TypeScript SDK (sdk/js): build, type-check of the seed samples, node --test"
+# Built before the Rust tests: the end-to-end tests of crates/ssi run the built package.
+npm run --prefix sdk/js build
+npm run --prefix sdk/js check-examples
+npm run --prefix sdk/js check-types
+npm run --prefix sdk/js build-examples
+sdk_log=$(mktemp)
+npm test --prefix sdk/js 2>&1 | tee "$sdk_log"
+sdk_passed=$(grep -Eo '^# pass [0-9]+' "$sdk_log" | tail -n 1 | grep -Eo '[0-9]+')
+rm -f "$sdk_log"
+
 step "tests"
 cargo test --workspace --doc --locked
 nextest_log=$(mktemp)
@@ -75,4 +90,4 @@ step "fuzz (short run)"
 bash scripts/fuzz.sh "${SSI_FUZZ_SECONDS:-10}"
 
 step "all green"
-echo "tests: ${passed:-0} passed, 0 failed"
+echo "tests: $(( ${passed:-0} + ${sdk_passed:-0} )) passed, 0 failed"
