@@ -1,6 +1,7 @@
 //! `ssi-server`: the cloud half of Simple Sign-In (DESIGN.md sections 2-3,
 //! 5-6, 8-11): platform accounts, devices, developers, links, SSI token
-//! minting, settings, metrics ingestion, account pages, audit log.
+//! minting, settings, metrics ingestion and daily aggregates, reports (CSV,
+//! SVG), account pages, audit log.
 //!
 //! Layers: `domain` is pure (time and randomness are parameters); `store`
 //! does SQL; `http` turns requests into domain calls. Time comes from the
@@ -17,6 +18,7 @@ pub mod http;
 pub mod maintenance;
 pub mod metrics;
 pub mod random;
+pub mod reports;
 pub mod secrets;
 pub mod startup;
 pub mod state;

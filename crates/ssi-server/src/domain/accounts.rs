@@ -215,7 +215,7 @@ pub fn format_utc(epoch_ms: i64) -> String {
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 → (y, m, d).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -2,12 +2,14 @@
 //! by the agents' outboxes and the events the server records itself
 //! (`ENABLE_SSI`, `CONSENT_DENIED`). `(source, idempotency_key)` is the primary
 //! key and every insert is `ON CONFLICT DO NOTHING`, so a retried delivery is
-//! counted once.
+//! counted once. A new event adds its counts to the daily aggregates in the
+//! same transaction (`store::metric_daily`); a duplicate adds nothing.
 
 use std::collections::HashMap;
 
 use sqlx::{AnyConnection, Row};
 
+use super::metric_daily::{DailyDeltas, add_daily_counts_on, add_event};
 use super::{Store, StoreError};
 
 /// Events per multi-row `INSERT` (7 parameters each, far below the
@@ -32,8 +34,8 @@ pub struct MetricEventRow {
     pub received_at: i64,
 }
 
-/// Inserts one event on a connection or transaction; `false` when
-/// `(source, idempotency_key)` was recorded before.
+/// Inserts one event on a transaction, with its daily aggregate; `false`
+/// when `(source, idempotency_key)` was recorded before.
 pub(crate) async fn insert_metric_event_on(
     conn: &mut AnyConnection,
     event: &MetricEventRow,
@@ -50,20 +52,37 @@ pub(crate) async fn insert_metric_event_on(
     .bind(&event.failure_reason)
     .bind(event.occurred_at)
     .bind(event.received_at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let mut deltas = DailyDeltas::new();
+    add_event(
+        &mut deltas,
+        &event.app_id,
+        &event.event,
+        event.failure_reason.as_deref(),
+        event.occurred_at,
+    );
+    add_daily_counts_on(conn, &deltas).await?;
+    Ok(true)
 }
 
 impl Store {
     /// Records one event; `false` when it was recorded before.
     pub async fn insert_metric_event(&self, event: &MetricEventRow) -> Result<bool, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        Ok(insert_metric_event_on(&mut conn, event).await?)
+        crate::with_retry!(async {
+            let mut tx = self.write.begin().await?;
+            let is_new = insert_metric_event_on(&mut tx, event).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(is_new)
+        })
     }
 
-    /// Records a batch in one transaction; returns how many were new (the
-    /// rest were recorded before, or appear twice in the batch).
+    /// Records a batch, and the daily aggregates of its new events, in one
+    /// transaction; returns how many were new (the rest were recorded
+    /// before, or appear twice in the batch).
     pub async fn insert_metric_events(
         &self,
         events: &[MetricEventRow],
@@ -80,6 +99,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let mut tx = self.write.begin().await?;
         let mut inserted = 0;
+        let mut deltas = DailyDeltas::new();
         for chunk in events.chunks(INSERT_CHUNK) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
@@ -100,7 +120,8 @@ impl Store {
             let sql = format!(
                 "INSERT INTO metric_events \
                  (source, idempotency_key, app_id, event, failure_reason, occurred_at, received_at) \
-                 VALUES {} ON CONFLICT (source, idempotency_key) DO NOTHING",
+                 VALUES {} ON CONFLICT (source, idempotency_key) DO NOTHING \
+                 RETURNING app_id, event, failure_reason, occurred_at",
                 values.join(", ")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -114,9 +135,23 @@ impl Store {
                     .bind(event.occurred_at)
                     .bind(event.received_at);
             }
-            let done = query.execute(&mut *tx).await?;
-            inserted += usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
+            // Only the rows inserted now come back, duplicates do not.
+            for row in query.fetch_all(&mut *tx).await? {
+                let app_id: String = row.try_get("app_id")?;
+                let event: String = row.try_get("event")?;
+                let failure_reason: Option<String> = row.try_get("failure_reason")?;
+                let occurred_at: i64 = row.try_get("occurred_at")?;
+                add_event(
+                    &mut deltas,
+                    &app_id,
+                    &event,
+                    failure_reason.as_deref(),
+                    occurred_at,
+                );
+                inserted += 1;
+            }
         }
+        add_daily_counts_on(&mut tx, &deltas).await?;
         tx.commit().await?;
         Ok(inserted)
     }

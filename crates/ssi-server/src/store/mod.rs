@@ -170,6 +170,7 @@ pub mod device_authorizations;
 pub mod devices;
 pub mod link_writer;
 pub mod links;
+pub mod metric_daily;
 pub mod metrics;
 pub mod rate_limits;
 pub mod secrets;
