@@ -194,10 +194,19 @@ struct NoticeTemplate<'a> {
     paired: bool,
 }
 
-fn render(template: &impl Template) -> Result<String, Response> {
+/// A template failed to render (logged where it happened); answers 500.
+struct RenderFailed;
+
+impl IntoResponse for RenderFailed {
+    fn into_response(self) -> Response {
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    }
+}
+
+fn render(template: &impl Template) -> Result<String, RenderFailed> {
     template.render().map_err(|error| {
         tracing::error!(%error, "rendering a screen");
-        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        RenderFailed
     })
 }
 
@@ -208,7 +217,7 @@ fn page_response(status: StatusCode, page: &str, version: u64, view: String) -> 
         view,
     }) {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(response) => response,
+        Err(failed) => failed.into_response(),
     }
 }
 
@@ -219,7 +228,7 @@ fn notice_response(status: StatusCode, title: &str, text: &str, paired: bool) ->
         paired,
     }) {
         Ok(view) => page_response(status, "notice", 0, view),
-        Err(response) => response,
+        Err(failed) => failed.into_response(),
     }
 }
 
@@ -241,7 +250,7 @@ impl IntoResponse for Html {
 
 /// The version of the shown prompt and the view of it (read in that order, so a change
 /// in between makes the page fetch once more rather than miss one).
-fn current_view(screens: &Screens, session: &Session) -> Result<(u64, String), Response> {
+fn current_view(screens: &Screens, session: &Session) -> Result<(u64, String), RenderFailed> {
     let version = *screens.inner.shown_version.borrow();
     let view = match screens.shown() {
         None => render(&IdleTemplate)?,
@@ -250,7 +259,7 @@ fn current_view(screens: &Screens, session: &Session) -> Result<(u64, String), R
     Ok((version, view))
 }
 
-fn prompt_view(shown: &Shown, csrf: &str) -> Result<String, Response> {
+fn prompt_view(shown: &Shown, csrf: &str) -> Result<String, RenderFailed> {
     let app_name = shown.app.name.as_str();
     let initial = app_name
         .chars()
@@ -293,7 +302,7 @@ async fn home(State(screens): State<Screens>, headers: HeaderMap) -> Response {
     };
     match current_view(&screens, &session) {
         Ok((version, view)) => page_response(StatusCode::OK, "home", version, view),
-        Err(response) => response,
+        Err(failed) => failed.into_response(),
     }
 }
 
@@ -309,7 +318,7 @@ async fn view(State(screens): State<Screens>, headers: HeaderMap) -> Response {
                 .insert("x-screen-version", HeaderValue::from(version));
             response
         }
-        Err(response) => response,
+        Err(failed) => failed.into_response(),
     }
 }
 
@@ -480,7 +489,7 @@ fn settings_response(
         problem,
     }) {
         Ok(view) => page_response(status, "settings", version, view),
-        Err(response) => response,
+        Err(failed) => failed.into_response(),
     }
 }
 

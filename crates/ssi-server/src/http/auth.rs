@@ -128,6 +128,62 @@ impl FromRequestParts<AppState> for SignedInPage {
     }
 }
 
+/// The bearer credential of a device, `Authorization: Bearer <credential>`,
+/// as its SHA-256 hash; not yet checked against the store. A handler that
+/// reads the device with the rest of its facts in one query
+/// (`Store::device_api_context`) takes this instead of [`DeviceAuth`].
+/// Refuses with 401 when the header is missing or not a bearer credential.
+#[derive(Debug, Clone)]
+pub struct DeviceCredential {
+    pub hash: String,
+}
+
+impl DeviceCredential {
+    /// The registered device holding this credential, or 401. A
+    /// deregistered device's credential finds no row: revoked at once.
+    pub async fn device(&self, state: &AppState) -> Result<DeviceRow, ApiError> {
+        state
+            .store
+            .find_device_by_credential(&self.hash)
+            .await?
+            .ok_or_else(ApiError::unauthorized)
+    }
+
+    /// Input that failed to parse or validate is refused as such only to a
+    /// registered device: an unknown credential gets 401 first, as when the
+    /// device was looked up before the body was read. (One query, on the
+    /// error path only.)
+    pub async fn checked_input<T>(
+        &self,
+        state: &AppState,
+        input: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        match input {
+            Ok(input) => Ok(input),
+            Err(refused) => {
+                self.device(state).await?;
+                Err(refused)
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DeviceCredential {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let credential = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok(Self {
+            hash: secret_hash(credential),
+        })
+    }
+}
+
 /// A registered device, authenticated by `Authorization: Bearer <credential>`.
 /// A deregistered device's credential finds no row: revoked at once.
 #[derive(Debug, Clone)]
@@ -139,18 +195,10 @@ impl FromRequestParts<AppState> for DeviceAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let credential = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(ApiError::unauthorized)?;
-        let device = state
-            .store
-            .find_device_by_credential(&secret_hash(credential))
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
-        Ok(Self { device })
+        let credential = DeviceCredential::from_request_parts(parts, state).await?;
+        Ok(Self {
+            device: credential.device(state).await?,
+        })
     }
 }
 

@@ -37,7 +37,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{self, AuditEvent};
 use crate::domain::availability::{self, AppFacts, Availability, Facts};
-use crate::http::auth::{DeviceAuth, request_id};
+use crate::http::auth::{DeviceAuth, DeviceCredential, request_id};
 use crate::http::error::ErrorBody;
 use crate::http::{ApiError, WireJson};
 use crate::random::{RandomRef, new_id};
@@ -46,7 +46,8 @@ use crate::state::AppState;
 use crate::store::audit::AuditRow;
 use crate::store::devices::DeviceRow;
 use crate::store::links::{
-    DeviceApiApp, DeviceApiContext, LinkInsertOutcome, NewLink, NewSignIn, StoredLink,
+    DeviceApiApp, DeviceApiCall, DeviceApiContext, LinkInsertOutcome, NewLink, NewSignIn,
+    StoredLink,
 };
 use crate::store::metrics::MetricEventRow;
 
@@ -155,16 +156,53 @@ fn account_gone() -> ApiError {
     ApiError::unauthorized()
 }
 
+/// The calling device and the facts of the call, in one query: no
+/// registered device holds the credential (unknown, or deregistered) → 401.
 async fn load_context(
     state: &AppState,
-    device: &DeviceRow,
+    credential: &DeviceCredential,
     package_id: &str,
-) -> Result<DeviceApiContext, ApiError> {
+) -> Result<(DeviceRow, DeviceApiContext), ApiError> {
     state
         .store
-        .device_api_context(&device.account_id, package_id)
+        .device_api_context(&credential.hash, package_id)
         .await?
-        .ok_or_else(account_gone)
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// A request body of the device API, validated as a whole.
+trait Validated: Sized {
+    fn validated(self) -> Result<Self, ApiError>;
+}
+
+macro_rules! validated {
+    ($($body:ty),*) => {$(
+        impl Validated for $body {
+            fn validated(self) -> Result<Self, ApiError> {
+                self.validate()?;
+                Ok(self)
+            }
+        }
+    )*};
+}
+
+validated!(
+    AppIdpRequest,
+    LinkLookupRequest,
+    LinkPrecheckRequest,
+    CreateLinkRequest,
+    ConsentDeniedRequest
+);
+
+/// The parsed and validated body; its refusal goes to a registered device
+/// only (see [`DeviceCredential::checked_input`]).
+async fn checked_body<T: Validated>(
+    state: &AppState,
+    credential: &DeviceCredential,
+    body: Result<WireJson<T>, ApiError>,
+) -> Result<T, ApiError> {
+    let body = body.and_then(|WireJson(body)| body.validated());
+    credential.checked_input(state, body).await
 }
 
 /// The calling device.
@@ -274,7 +312,8 @@ impl<'a> Minter<'a> {
 /// The user and their links for an IDP (the seed's `getUserAndLinks`).
 ///
 /// `POST /v1/device/user-and-links`: the seed's `getUserAndLinks`, with a
-/// fresh SSI token for every active link. One query after authentication.
+/// fresh SSI token for every active link. One query, authentication
+/// included.
 #[utoipa::path(
     post,
     path = "/v1/device/user-and-links",
@@ -287,19 +326,23 @@ impl<'a> Minter<'a> {
 )]
 async fn user_and_links(
     State(state): State<AppState>,
-    DeviceAuth { device }: DeviceAuth,
-    WireJson(request): WireJson<AppIdpRequest>,
+    credential: DeviceCredential,
+    body: Result<WireJson<AppIdpRequest>, ApiError>,
 ) -> Result<Json<GetUserAndLinksResponse>, ApiError> {
-    request.validate()?;
-    let (context, links) = state
+    let request = checked_body(&state, &credential, body).await?;
+    let DeviceApiCall {
+        device,
+        context,
+        links,
+    } = state
         .store
         .device_api_context_with_links(
-            &device.account_id,
+            &credential.hash,
             &request.package_id,
             &request.identity_provider_name,
         )
         .await?
-        .ok_or_else(account_gone)?;
+        .ok_or_else(ApiError::unauthorized)?;
     let (app, _) = match decide_for_idp(
         &device,
         &context,
@@ -349,11 +392,11 @@ async fn user_and_links(
 )]
 async fn lookup_link(
     State(state): State<AppState>,
-    DeviceAuth { device }: DeviceAuth,
-    WireJson(request): WireJson<LinkLookupRequest>,
+    credential: DeviceCredential,
+    body: Result<WireJson<LinkLookupRequest>, ApiError>,
 ) -> Result<Json<LinkLookupResponse>, ApiError> {
-    request.validate()?;
-    let context = load_context(&state, &device, &request.package_id).await?;
+    let request = checked_body(&state, &credential, body).await?;
+    let (device, context) = load_context(&state, &credential, &request.package_id).await?;
     let idp_id = match decide_for_idp(
         &device,
         &context,
@@ -443,11 +486,11 @@ async fn unseal(
 )]
 async fn precheck_link(
     State(state): State<AppState>,
-    DeviceAuth { device }: DeviceAuth,
-    WireJson(request): WireJson<LinkPrecheckRequest>,
+    credential: DeviceCredential,
+    body: Result<WireJson<LinkPrecheckRequest>, ApiError>,
 ) -> Result<Json<StatusResponse>, ApiError> {
-    request.validate()?;
-    let context = load_context(&state, &device, &request.package_id).await?;
+    let request = checked_body(&state, &credential, body).await?;
+    let (device, context) = load_context(&state, &credential, &request.package_id).await?;
     let app = match decide_for_idp(
         &device,
         &context,
@@ -479,13 +522,13 @@ async fn precheck_link(
 )]
 async fn create_link(
     State(state): State<AppState>,
-    DeviceAuth { device }: DeviceAuth,
+    credential: DeviceCredential,
     headers: HeaderMap,
-    WireJson(body): WireJson<CreateLinkRequest>,
+    body: Result<WireJson<CreateLinkRequest>, ApiError>,
 ) -> Result<Json<LinkUserAccountResponse>, ApiError> {
-    body.validate()?;
+    let body = checked_body(&state, &credential, body).await?;
     let request = &body.request;
-    let context = load_context(&state, &device, &body.package_id).await?;
+    let (device, context) = load_context(&state, &credential, &body.package_id).await?;
     let (app, idp_id) = match decide_for_idp(
         &device,
         &context,
@@ -594,11 +637,11 @@ async fn create_link(
 )]
 async fn consent_denied(
     State(state): State<AppState>,
-    DeviceAuth { device }: DeviceAuth,
-    WireJson(request): WireJson<ConsentDeniedRequest>,
+    credential: DeviceCredential,
+    body: Result<WireJson<ConsentDeniedRequest>, ApiError>,
 ) -> Result<Json<StatusResponse>, ApiError> {
-    request.validate()?;
-    let context = load_context(&state, &device, &request.package_id).await?;
+    let request = checked_body(&state, &credential, body).await?;
+    let (device, context) = load_context(&state, &credential, &request.package_id).await?;
     let app = match decide_for_idp(
         &device,
         &context,
@@ -648,13 +691,20 @@ async fn consent_denied(
 )]
 async fn link_token(
     State(state): State<AppState>,
-    DeviceAuth { device }: DeviceAuth,
+    credential: DeviceCredential,
     Path(link_id): Path<String>,
     headers: HeaderMap,
-    WireJson(request): WireJson<AppIdpRequest>,
+    body: Result<WireJson<AppIdpRequest>, ApiError>,
 ) -> Result<Json<LinkTokenResponse>, ApiError> {
-    ssi_proto::validate_link_id(&link_id)?;
-    request.validate()?;
+    let link_id = credential
+        .checked_input(
+            &state,
+            ssi_proto::validate_link_id(&link_id)
+                .map(|()| link_id)
+                .map_err(ApiError::from),
+        )
+        .await?;
+    let request = checked_body(&state, &credential, body).await?;
     let refused = |status, message: String| {
         Json(LinkTokenResponse {
             request_status: status,
@@ -662,7 +712,7 @@ async fn link_token(
             message: Some(message),
         })
     };
-    let context = load_context(&state, &device, &request.package_id).await?;
+    let (device, context) = load_context(&state, &credential, &request.package_id).await?;
     let (app, idp_id) = match decide_for_idp(
         &device,
         &context,
@@ -814,13 +864,17 @@ struct SettingsQuery {
 )]
 async fn app_settings(
     State(state): State<AppState>,
-    DeviceAuth { device }: DeviceAuth,
+    credential: DeviceCredential,
     query: Result<Query<SettingsQuery>, QueryRejection>,
 ) -> Result<Json<AppSettingsResponse>, ApiError> {
-    let Query(query) =
-        query.map_err(|_| ApiError::invalid("packageId: required query parameter (missing)"))?;
-    validate_package_id(&query.package_id)?;
-    let context = load_context(&state, &device, &query.package_id).await?;
+    let query = query
+        .map_err(|_| ApiError::invalid("packageId: required query parameter (missing)"))
+        .and_then(|Query(query)| {
+            validate_package_id(&query.package_id)?;
+            Ok(query)
+        });
+    let query = credential.checked_input(&state, query).await?;
+    let (device, context) = load_context(&state, &credential, &query.package_id).await?;
     let (request_status, message) =
         match availability::decide(&facts(&device, &context), &query.package_id, None) {
             Availability::Available => (RequestStatus::Successful, None),

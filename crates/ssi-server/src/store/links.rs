@@ -16,6 +16,7 @@ use ssi_token::LinkSigningKey;
 
 use super::accounts::flag;
 use super::audit::AuditRow;
+use super::devices::{DEVICE_COLUMNS, DeviceRow, device_from_row};
 use super::metrics::{MetricEventRow, insert_metric_event_on};
 use super::{Store, StoreError};
 
@@ -26,6 +27,15 @@ pub struct DeviceApiContext {
     pub is_region_available: bool,
     /// `None`: no app with that package id.
     pub app: Option<DeviceApiApp>,
+}
+
+/// The calling device, the facts and the links of one `getUserAndLinks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceApiCall {
+    pub device: DeviceRow,
+    pub context: DeviceApiContext,
+    /// The account's links of the app's IDP, oldest first.
+    pub links: Vec<StoredLink>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,8 +162,12 @@ const CONTEXT_COLUMNS: &str = "\
     CASE WHEN s.ssi_enabled IS NULL OR s.ssi_enabled THEN 1 ELSE 0 END AS app_enabled, \
     i.id AS idp_id, i.name AS idp_name";
 
+/// From the device holding the credential `$1` to its account and the app
+/// `$2`: authentication and context in one query, so that a deregistered
+/// device (its row deleted) finds nothing at once.
 const CONTEXT_JOINS: &str = "\
-    FROM accounts a \
+    FROM devices d \
+    JOIN accounts a ON a.id = d.account_id \
     LEFT JOIN region_settings r ON r.region = a.region \
     LEFT JOIN apps p ON p.package_id = $2 \
     LEFT JOIN idps i ON i.id = p.idp_id \
@@ -197,20 +211,26 @@ fn link_from_row(row: &AnyRow) -> Result<StoredLink, sqlx::Error> {
 }
 
 impl Store {
-    /// The facts of a device API call for the app `package_id` on a device of
-    /// `account_id`, in one query. `None` when the account is gone.
+    /// The device holding the credential (by its hash) and the facts of a
+    /// device API call for the app `package_id`, in one query. `None` when no
+    /// registered device holds the credential.
     pub async fn device_api_context(
         &self,
-        account_id: &str,
+        credential_hash: &str,
         package_id: &str,
-    ) -> Result<Option<DeviceApiContext>, StoreError> {
-        let sql = format!("SELECT {CONTEXT_COLUMNS} {CONTEXT_JOINS} WHERE a.id = $1");
+    ) -> Result<Option<(DeviceRow, DeviceApiContext)>, StoreError> {
+        let sql = format!(
+            "SELECT {DEVICE_COLUMNS}, {CONTEXT_COLUMNS} {CONTEXT_JOINS} WHERE d.credential_hash = $1"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(account_id)
+            .bind(credential_hash)
             .bind(package_id)
             .fetch_optional(&self.read)
             .await?;
-        Ok(row.as_ref().map(context_from_row).transpose()?)
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some((device_from_row(&row)?, context_from_row(&row)?)))
     }
 
     /// [`Store::device_api_context`] plus, in the same query, the account's
@@ -218,17 +238,17 @@ impl Store {
     /// `idp_name` (an app never reads another IDP's links).
     pub async fn device_api_context_with_links(
         &self,
-        account_id: &str,
+        credential_hash: &str,
         package_id: &str,
         idp_name: &str,
-    ) -> Result<Option<(DeviceApiContext, Vec<StoredLink>)>, StoreError> {
+    ) -> Result<Option<DeviceApiCall>, StoreError> {
         let sql = format!(
-            "SELECT {CONTEXT_COLUMNS}, {LINK_COLUMNS} {CONTEXT_JOINS} \
+            "SELECT {DEVICE_COLUMNS}, {CONTEXT_COLUMNS}, {LINK_COLUMNS} {CONTEXT_JOINS} \
              LEFT JOIN links l ON l.account_id = a.id AND l.idp_id = i.id AND i.name = $3 \
-             WHERE a.id = $1 ORDER BY l.created_at, l.id"
+             WHERE d.credential_hash = $1 ORDER BY l.created_at, l.id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(account_id)
+            .bind(credential_hash)
             .bind(package_id)
             .bind(idp_name)
             .fetch_all(&self.read)
@@ -236,14 +256,17 @@ impl Store {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let context = context_from_row(first)?;
         let mut links = Vec::with_capacity(rows.len());
         for row in &rows {
             if row.try_get::<Option<String>, _>("link_id")?.is_some() {
                 links.push(link_from_row(row)?);
             }
         }
-        Ok(Some((context, links)))
+        Ok(Some(DeviceApiCall {
+            device: device_from_row(first)?,
+            context: context_from_row(first)?,
+            links,
+        }))
     }
 
     /// The app keys that unseal link signing keys at `now_ms`: current keys
