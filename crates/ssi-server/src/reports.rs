@@ -25,6 +25,7 @@ use std::str::FromStr;
 use ssi_proto::{FailureReason, InternalEvent, SsiEvent};
 use thiserror::Error;
 
+use crate::admin::Progress;
 use crate::domain::accounts::civil_from_days;
 use crate::store::{Store, StoreError};
 
@@ -440,6 +441,56 @@ pub async fn monthly_rows(
         }
     }
     Ok(rows)
+}
+
+/// A developer named by account id or e-mail (with an `@`); returns the
+/// account id. Accounts that are not developers are refused alike.
+pub async fn find_developer(store: &Store, id_or_email: &str) -> Result<String, ReportError> {
+    let account = if id_or_email.contains('@') {
+        match crate::domain::accounts::normalize_email(id_or_email) {
+            Ok(email) => store.find_account_by_email(&email).await?,
+            Err(_) => None,
+        }
+    } else {
+        store.find_account(id_or_email).await?
+    };
+    match account {
+        Some(account) if account.is_developer => Ok(account.id),
+        _ => Err(ReportError::NoSuchDeveloper(echo(id_or_email))),
+    }
+}
+
+/// What [`recompute_aggregates`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecomputeSummary {
+    pub days: u64,
+    /// (app, day) aggregate rows written.
+    pub rows: u64,
+}
+
+/// Rebuilds the daily aggregates of the days `first..=last` from the raw
+/// events, one transaction per day (see `store::metric_daily`); safe while
+/// servers ingest. `progress` hears of each day.
+pub async fn recompute_aggregates(
+    store: &Store,
+    first: UtcDate,
+    last: UtcDate,
+    progress: &mut (dyn Progress + Send),
+) -> Result<RecomputeSummary, ReportError> {
+    if first > last {
+        return Err(ReportError::DateRange { first, last });
+    }
+    let days = u64::try_from(last.epoch_day() - first.epoch_day() + 1).unwrap_or(0);
+    progress.start(days);
+    let mut rows = 0;
+    let mut day = first;
+    while day <= last {
+        rows += store.recompute_daily_aggregates(day).await?;
+        progress.advance(1);
+        day = day.next();
+    }
+    progress.finish();
+    Ok(RecomputeSummary { days, rows })
 }
 
 /// Writes report rows as CSV (UTF-8, RFC 4180 quoting, lines end with LF),

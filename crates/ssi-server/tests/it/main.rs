@@ -15,3 +15,4 @@ mod link_writer;
 mod openapi;
 mod ops;
 mod partner_api;
+mod reports;
