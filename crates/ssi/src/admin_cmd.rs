@@ -2,7 +2,10 @@
 //! the same configuration (file, environment, flags) as `ssi server` selects.
 //! They work while servers run; only `rotate-master-key` with the key file
 //! needs the servers on that data directory stopped. The logic lives in
-//! `ssi_server::admin`; this file parses and prints.
+//! `ssi_server::admin` and `ssi_server::reports`; this file parses and
+//! prints (the reports' commands in `admin_cmd/report.rs`).
+
+mod report;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
@@ -82,6 +85,12 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Monthly report of a developer's apps as CSV (DESIGN.md section 8),
+    /// optionally with one SVG chart per app and month
+    Report(report::ReportArgs),
+    /// Rebuild the daily metric aggregates of the UTC days FROM..=TO from
+    /// the raw events (safe while servers run)
+    RecomputeAggregates(report::RecomputeArgs),
     /// Rotate the master key: add a version, re-seal every stored secret
     /// under it, drop the old one (see docs/operator.md)
     RotateMasterKey {
@@ -212,11 +221,15 @@ async fn execute(
                 KeySource::Configured(_) => None,
             };
             let options = RotationOptions { batch_size, finish };
-            let mut progress = Bar::default();
+            let mut progress = Bar::new("re-sealing {bar:40} {pos}/{len} ({eta} left)");
             let outcome = admin
                 .rotate_master_key(source, options, &mut progress)
                 .await?;
             report_rotation(&mut out, &outcome)?;
+        }
+        AdminCommand::Report(args) => report::report(admin, args, &mut out).await?,
+        AdminCommand::RecomputeAggregates(args) => {
+            report::recompute(admin, args, &mut out).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -316,29 +329,39 @@ fn lock_exclusive(data_dir: &std::path::Path) -> Result<File> {
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
-#[derive(Default)]
-struct Bar(Option<ProgressBar>);
+struct Bar {
+    bar: Option<ProgressBar>,
+    /// An indicatif template.
+    template: &'static str,
+}
+
+impl Bar {
+    fn new(template: &'static str) -> Self {
+        Self {
+            bar: None,
+            template,
+        }
+    }
+}
 
 impl Progress for Bar {
     fn start(&mut self, total: u64) {
         let bar = ProgressBar::new(total);
-        if let Ok(style) =
-            ProgressStyle::with_template("re-sealing {bar:40} {pos}/{len} ({eta} left)")
-        {
+        if let Ok(style) = ProgressStyle::with_template(self.template) {
             bar.set_style(style);
         }
         bar.enable_steady_tick(Duration::from_millis(200));
-        self.0 = Some(bar);
+        self.bar = Some(bar);
     }
 
-    fn advance(&mut self, resealed: u64) {
-        if let Some(bar) = &self.0 {
-            bar.inc(resealed);
+    fn advance(&mut self, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(done);
         }
     }
 
     fn finish(&mut self) {
-        if let Some(bar) = self.0.take() {
+        if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
     }

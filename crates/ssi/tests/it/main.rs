@@ -7,6 +7,7 @@ mod bench_server;
 mod flow;
 mod input;
 mod keygen;
+mod report;
 mod server;
 mod vectors;
 
