@@ -367,6 +367,10 @@ pub struct AppSettingsResponse {
     /// Whether the app has an icon, when the app is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_icon: Option<bool>,
+    /// The identity provider the app is bound to, when it is (the agent checks
+    /// `showLoginSelection` entries against this IDP's links).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_provider_name: Option<String>,
     /// Human-readable reason when not `SUCCESSFUL`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

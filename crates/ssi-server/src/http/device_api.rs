@@ -884,6 +884,7 @@ async fn app_settings(
         request_status,
         app_name: context.app.as_ref().map(|app| app.display_name.clone()),
         has_icon: context.app.as_ref().map(|app| app.has_icon),
+        identity_provider_name: context.app.as_ref().and_then(|app| app.idp_name.clone()),
         message,
     }))
 }

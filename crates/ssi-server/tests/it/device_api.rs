@@ -948,6 +948,7 @@ server_test!(
                 assert_eq!(settings["requestStatus"], want, "{what}: settings");
                 assert_eq!(settings["appName"], format!("App {}", target.package_id));
                 assert_eq!(settings["hasIcon"], false);
+                assert_eq!(settings["identityProviderName"], target.idp_name.as_str());
                 let (_, response) =
                     device_post(server, &device, "/v1/device/links", &new_link).await;
                 assert_eq!(response["requestStatus"], want, "{what}: create");
@@ -984,6 +985,7 @@ server_test!(
         .await;
         assert_eq!(settings["requestStatus"], "FAILURE");
         assert!(settings.get("appName").is_none());
+        assert!(settings.get("identityProviderName").is_none());
         for enabled in [false, true] {
             let (_, body) = device_call(
                 &server,
