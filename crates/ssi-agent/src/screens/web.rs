@@ -99,7 +99,9 @@ async fn same_origin_only(request: Request, next: Next) -> Response {
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: under it Chromium sends `Origin: null` on the page's own
+        // form posts, and the Origin check above would refuse them.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::CACHE_CONTROL, "no-store"),
         (
             header::HeaderName::from_static("cross-origin-resource-policy"),
@@ -137,7 +139,7 @@ fn not_paired() -> Response {
     notice_response(
         StatusCode::FORBIDDEN,
         "This screen is not paired",
-        "Open the pairing link that the agent wrote to its data directory (screen-pairing-url).",
+        "Open the pairing link that the agent wrote to its data directory (screen-pairing-link).",
         false,
     )
 }
