@@ -2,6 +2,7 @@
 //! measured in one run, so that machine noise mostly cancels. Benchmarks
 //! print figures; they never fail on a missed target (no timed tests).
 
+mod ingest;
 mod server;
 mod token;
 
@@ -28,12 +29,17 @@ enum BenchCommand {
     /// The server over HTTP on loopback: getUserAndLinks and link creation
     /// against raw ES256, as the link table grows (SQLite and PostgreSQL)
     Server(server::ServerBenchArgs),
+    /// Metric events through the device API against plain INSERTs of the
+    /// same database (SQLite and PostgreSQL), and the monthly report of a
+    /// busy developer
+    Ingest(ingest::IngestBenchArgs),
 }
 
 pub fn run(args: BenchArgs, clock: &dyn Clock) -> Result<ExitCode> {
     match args.command {
         BenchCommand::Token(args) => token::run(args, clock),
         BenchCommand::Server(args) => server::run(args, clock),
+        BenchCommand::Ingest(args) => ingest::run(args),
     }
 }
 

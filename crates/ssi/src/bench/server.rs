@@ -81,20 +81,30 @@ const TARGET_SCALE_RATIO: f64 = 1.2;
 const TARGET_RSS_MB: f64 = 100.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum BackendChoice {
+pub(super) enum BackendChoice {
     Sqlite,
     Postgres,
     Both,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub(super) enum Backend {
     Sqlite,
     Postgres,
 }
 
+impl BackendChoice {
+    pub(super) fn backends(self) -> Vec<Backend> {
+        match self {
+            Self::Sqlite => vec![Backend::Sqlite],
+            Self::Postgres => vec![Backend::Postgres],
+            Self::Both => vec![Backend::Sqlite, Backend::Postgres],
+        }
+    }
+}
+
 impl Backend {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Self::Sqlite => "sqlite",
             Self::Postgres => "postgres",
@@ -155,11 +165,7 @@ fn parse_scale(text: &str) -> Result<u64, String> {
 }
 
 pub fn run(args: ServerBenchArgs, clock: &dyn Clock) -> Result<ExitCode> {
-    let backends = match args.backend {
-        BackendChoice::Sqlite => vec![Backend::Sqlite],
-        BackendChoice::Postgres => vec![Backend::Postgres],
-        BackendChoice::Both => vec![Backend::Sqlite, Backend::Postgres],
-    };
+    let backends = args.backend.backends();
     let mut scales = args.links_scale.clone();
     scales.sort_unstable();
     scales.dedup();
@@ -333,11 +339,69 @@ struct FillerTemplate {
 }
 
 /// Where a backend's database lives.
-struct Database {
-    url: String,
+pub(super) struct Database {
+    pub(super) url: String,
     /// PostgreSQL: the admin URL and the database to drop at the end.
     drop: Option<(String, String)>,
-    cluster: Option<PgCluster>,
+    pub(super) cluster: Option<PgCluster>,
+}
+
+impl Database {
+    /// The SQLite file in `data_dir`, or a fresh database on the given
+    /// PostgreSQL server (or on a private cluster started now). Also returns
+    /// how PostgreSQL was reached, for the notes (URL redacted).
+    pub(super) async fn create(
+        backend: Backend,
+        data_dir: &Path,
+        postgres_url: Option<&str>,
+    ) -> Result<(Self, Option<String>)> {
+        match backend {
+            Backend::Sqlite => Ok((
+                Self {
+                    url: ssi_server::store::sqlite_url_for(data_dir),
+                    drop: None,
+                    cluster: None,
+                },
+                None,
+            )),
+            Backend::Postgres => {
+                let (admin, cluster, note) = match postgres_url {
+                    Some(url) => (
+                        url.to_owned(),
+                        None,
+                        format!("given server {}", redact_url_password(url)),
+                    ),
+                    None => {
+                        eprintln!("bench: starting a private PostgreSQL cluster");
+                        let cluster = PgCluster::start()?;
+                        let note = format!(
+                            "private cluster, PostgreSQL {}, default settings (fsync on)",
+                            cluster.version
+                        );
+                        (cluster.url.clone(), Some(cluster), note)
+                    }
+                };
+                let (url, name) = create_database(&admin).await?;
+                Ok((
+                    Self {
+                        url,
+                        drop: Some((admin, name)),
+                        cluster,
+                    },
+                    Some(note),
+                ))
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL database (a private cluster stops when dropped).
+    pub(super) async fn remove(self) {
+        if let Some((admin, name)) = &self.drop
+            && let Err(error) = drop_database(admin, name).await
+        {
+            eprintln!("bench: could not drop the database {name}: {error:#}");
+        }
+    }
 }
 
 impl Bench<'_> {
@@ -347,43 +411,12 @@ impl Bench<'_> {
             .tempdir()
             .context("creating a temporary directory")?;
         let data_dir = dir.path().join("data");
-        let database = match backend {
-            Backend::Sqlite => Database {
-                url: ssi_server::store::sqlite_url_for(&data_dir),
-                drop: None,
-                cluster: None,
-            },
-            Backend::Postgres => {
-                let (admin, cluster) = match postgres_url {
-                    Some(url) => {
-                        self.postgres = Some(format!("given server {}", redact_url_password(url)));
-                        (url.to_owned(), None)
-                    }
-                    None => {
-                        eprintln!("bench: starting a private PostgreSQL cluster");
-                        let cluster = PgCluster::start()?;
-                        self.postgres = Some(format!(
-                            "private cluster, PostgreSQL {}, default settings (fsync on)",
-                            cluster.version
-                        ));
-                        (cluster.url.clone(), Some(cluster))
-                    }
-                };
-                let (url, name) = create_database(&admin).await?;
-                Database {
-                    url,
-                    drop: Some((admin, name)),
-                    cluster,
-                }
-            }
-        };
-        let result = self.run_on(backend, &data_dir, &database).await;
-        if let Some((admin, name)) = &database.drop
-            && let Err(error) = drop_database(admin, name).await
-        {
-            eprintln!("bench: could not drop the database {name}: {error:#}");
+        let (database, note) = Database::create(backend, &data_dir, postgres_url).await?;
+        if note.is_some() {
+            self.postgres = note;
         }
-        drop(database);
+        let result = self.run_on(backend, &data_dir, &database).await;
+        database.remove().await;
         result
     }
 
@@ -898,7 +931,7 @@ async fn seed(
 }
 
 /// A fresh app key pair and its private scalar.
-fn app_key_pair() -> (AppKeyPair, [u8; 32]) {
+pub(super) fn app_key_pair() -> (AppKeyPair, [u8; 32]) {
     loop {
         let mut scalar = [0u8; 32];
         SystemRandom.fill(&mut scalar);
@@ -941,7 +974,7 @@ async fn bulk_pool(backend: Backend, url: &str) -> Result<AnyPool> {
 /// SQLite with `?` placeholders: sqlx looks up each parameter's name, which
 /// SQLite finds by a linear scan, quadratic in a statement of thousands of
 /// numbered parameters.
-fn insert_sql(backend: Backend, table: &str, columns: &[&str], rows: usize) -> String {
+pub(super) fn insert_sql(backend: Backend, table: &str, columns: &[&str], rows: usize) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     let mut n = 0;
     for row in 0..rows {
@@ -1254,13 +1287,13 @@ impl Spec {
 }
 
 /// One HTTP/1.1 keep-alive connection to the server.
-struct Connection {
+pub(super) struct Connection {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     host: HeaderValue,
 }
 
 impl Connection {
-    async fn open(addr: SocketAddr) -> Result<Self> {
+    pub(super) async fn open(addr: SocketAddr) -> Result<Self> {
         let stream = tokio::net::TcpStream::connect(addr)
             .await
             .with_context(|| format!("connecting to {addr}"))?;
@@ -1275,7 +1308,7 @@ impl Connection {
         })
     }
 
-    async fn send(
+    pub(super) async fn send(
         &mut self,
         method: Method,
         path: &str,
@@ -1480,14 +1513,19 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 /// `ssi server` (this binary) on the bench data directory and database,
 /// listening on an ephemeral loopback port; its log goes to a file.
-struct ServerProcess {
+pub(super) struct ServerProcess {
     child: Option<Child>,
-    addr: SocketAddr,
+    pub(super) addr: SocketAddr,
     log: PathBuf,
 }
 
 impl ServerProcess {
-    fn start(data_dir: &Path, backend: Backend, database_url: &str, log: &Path) -> Result<Self> {
+    pub(super) fn start(
+        data_dir: &Path,
+        backend: Backend,
+        database_url: &str,
+        log: &Path,
+    ) -> Result<Self> {
         let exe = std::env::current_exe().context("finding this executable")?;
         let mut command = Command::new(exe);
         command
@@ -1544,12 +1582,12 @@ impl ServerProcess {
         }
     }
 
-    fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
     }
 
     /// SIGTERM, then up to 30 s for a clean exit.
-    async fn stop(&mut self) -> Result<()> {
+    pub(super) async fn stop(&mut self) -> Result<()> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
@@ -1597,7 +1635,7 @@ fn log_tail(path: &Path) -> String {
 
 /// utime + stime of a process, in clock ticks (all its threads, also those
 /// that have exited).
-fn cpu_ticks(stat_path: &str) -> Result<u64> {
+pub(super) fn cpu_ticks(stat_path: &str) -> Result<u64> {
     let text =
         std::fs::read_to_string(stat_path).with_context(|| format!("reading {stat_path}"))?;
     let fields = stat_fields(&text).ok_or_else(|| anyhow!("{stat_path}: unexpected format"))?;
@@ -1607,7 +1645,7 @@ fn cpu_ticks(stat_path: &str) -> Result<u64> {
 /// The CPU ticks of a PostgreSQL cluster: the postmaster's own, those of
 /// its children that it has reaped (cutime + cstime), and those of its live
 /// children (backends, autovacuum, the WAL writer…).
-fn cluster_cpu_ticks(postmaster: u32) -> Result<u64> {
+pub(super) fn cluster_cpu_ticks(postmaster: u32) -> Result<u64> {
     let own = std::fs::read_to_string(format!("/proc/{postmaster}/stat"))
         .with_context(|| format!("reading /proc/{postmaster}/stat"))?;
     let fields = stat_fields(&own).ok_or_else(|| anyhow!("postmaster stat: unexpected format"))?;
@@ -1660,7 +1698,7 @@ fn peak_rss_kb(pid: u32) -> Result<u64> {
 }
 
 /// `getconf CLK_TCK`, else Linux's usual 100.
-fn clock_ticks_per_sec() -> f64 {
+pub(super) fn clock_ticks_per_sec() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -1675,7 +1713,7 @@ fn clock_ticks_per_sec() -> f64 {
         .unwrap_or(100.0)
 }
 
-fn load_average() -> Option<[f64; 3]> {
+pub(super) fn load_average() -> Option<[f64; 3]> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     let mut values = text.split_whitespace().map(|v| v.parse::<f64>().ok());
     Some([values.next()??, values.next()??, values.next()??])
@@ -1754,7 +1792,7 @@ fn with_database(url: &str, name: &str) -> Result<String> {
 /// A PostgreSQL cluster of this run only, with default settings, listening
 /// on loopback; stopped and removed when dropped (or, should this process be
 /// killed, by a watcher that waits for it to end).
-struct PgCluster {
+pub(super) struct PgCluster {
     url: String,
     version: String,
     bin: PathBuf,
@@ -1847,7 +1885,7 @@ impl PgCluster {
     }
 
     /// The postmaster's pid, from `postmaster.pid`.
-    fn postmaster_pid(&self) -> Option<u32> {
+    pub(super) fn postmaster_pid(&self) -> Option<u32> {
         let text = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).ok()?;
         text.lines().next()?.trim().parse().ok()
     }
