@@ -6,6 +6,7 @@ mod bench;
 mod bench_server;
 mod flow;
 mod input;
+mod js_sdk;
 mod keygen;
 mod report;
 mod server;
