@@ -1,8 +1,8 @@
 //! Registered devices and their credentials.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use std::sync::LazyLock;
 
+use super::reads::{Columns, Param};
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,17 +21,21 @@ pub struct DeviceRow {
 pub(crate) const DEVICE_COLUMNS: &str = "d.id, d.account_id, d.name, \
      CASE WHEN d.ssi_enabled THEN 1 ELSE 0 END AS ssi_enabled, d.mode, d.created_at, d.last_seen_at";
 
-pub(crate) fn device_from_row(row: &AnyRow) -> Result<DeviceRow, sqlx::Error> {
+pub(crate) fn device_from_row(row: &(impl Columns + ?Sized)) -> Result<DeviceRow, StoreError> {
     Ok(DeviceRow {
-        id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        ssi_enabled: super::accounts::flag(row, "ssi_enabled")?,
-        mode: row.try_get("mode")?,
-        created_at: row.try_get("created_at")?,
-        last_seen_at: row.try_get("last_seen_at")?,
+        id: row.text("id")?,
+        account_id: row.text("account_id")?,
+        name: row.text("name")?,
+        ssi_enabled: row.flag("ssi_enabled")?,
+        mode: row.text("mode")?,
+        created_at: row.int("created_at")?,
+        last_seen_at: row.int_opt("last_seen_at")?,
     })
 }
+
+static DEVICE_BY_CREDENTIAL: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.credential_hash = $1")
+});
 
 impl Store {
     pub async fn insert_device(
@@ -56,16 +60,19 @@ impl Store {
     }
 
     /// The device holding this credential; none once it is deregistered.
+    /// A hot-path read (`store::reads`).
     pub async fn find_device_by_credential(
         &self,
         credential_hash: &str,
     ) -> Result<Option<DeviceRow>, StoreError> {
-        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.credential_hash = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(credential_hash)
-            .fetch_optional(&self.read)
+        let rows = self
+            .read_rows(
+                DEVICE_BY_CREDENTIAL.as_str(),
+                &[Param::Text(credential_hash)],
+                |row| device_from_row(row),
+            )
             .await?;
-        Ok(row.as_ref().map(device_from_row).transpose()?)
+        Ok(rows.into_iter().next())
     }
 }
 
@@ -79,7 +86,7 @@ impl Store {
             .bind(account_id)
             .fetch_all(&self.read)
             .await?;
-        Ok(rows.iter().map(device_from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(device_from_row).collect()
     }
 
     /// One device of this account (`None` for another account's device).

@@ -8,9 +8,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use ssi_token::LinkSigningKey;
 
@@ -18,6 +17,7 @@ use super::accounts::flag;
 use super::audit::AuditRow;
 use super::devices::{DEVICE_COLUMNS, DeviceRow, device_from_row};
 use super::metrics::{MetricEventRow, insert_metric_event_on};
+use super::reads::{Columns, Param};
 use super::{Store, StoreError};
 
 /// The account, region and app facts of one device API call.
@@ -176,39 +176,60 @@ const CONTEXT_JOINS: &str = "\
 const LINK_COLUMNS: &str = "l.id AS link_id, l.partner_user_id, l.link_token, \
     l.signing_key_sealed, l.signing_key_public, l.master_key_version, l.created_at AS link_created_at";
 
-fn context_from_row(row: &AnyRow) -> Result<DeviceApiContext, sqlx::Error> {
-    let app_id: Option<String> = row.try_get("app_id")?;
-    let app = match app_id {
+fn context_from_row(row: &dyn Columns) -> Result<DeviceApiContext, StoreError> {
+    let app = match row.text_opt("app_id")? {
         None => None,
         Some(id) => Some(DeviceApiApp {
             id,
-            developer_id: row.try_get("developer_id")?,
-            display_name: row.try_get("display_name")?,
-            has_icon: flag(row, "has_icon")?,
-            is_blocked: flag(row, "app_blocked")?,
-            is_enabled_by_owner: flag(row, "app_enabled")?,
-            idp_id: row.try_get("idp_id")?,
-            idp_name: row.try_get("idp_name")?,
+            developer_id: row.text("developer_id")?,
+            display_name: row.text("display_name")?,
+            has_icon: row.flag("has_icon")?,
+            is_blocked: row.flag("app_blocked")?,
+            is_enabled_by_owner: row.flag("app_enabled")?,
+            idp_id: row.text_opt("idp_id")?,
+            idp_name: row.text_opt("idp_name")?,
         }),
     };
     Ok(DeviceApiContext {
-        is_account_enabled: flag(row, "account_enabled")?,
-        is_region_available: flag(row, "region_available")?,
+        is_account_enabled: row.flag("account_enabled")?,
+        is_region_available: row.flag("region_available")?,
         app,
     })
 }
 
-fn link_from_row(row: &AnyRow) -> Result<StoredLink, sqlx::Error> {
+fn link_from_row(row: &dyn Columns) -> Result<StoredLink, StoreError> {
     Ok(StoredLink {
-        id: row.try_get("link_id")?,
-        partner_user_id: row.try_get("partner_user_id")?,
-        link_token: row.try_get("link_token")?,
-        signing_key_sealed: row.try_get("signing_key_sealed")?,
-        signing_key_public: row.try_get("signing_key_public")?,
-        master_key_version: row.try_get("master_key_version")?,
-        created_at: row.try_get("link_created_at")?,
+        id: row.text("link_id")?,
+        partner_user_id: row.text("partner_user_id")?,
+        link_token: row.text("link_token")?,
+        signing_key_sealed: row.bytes("signing_key_sealed")?,
+        signing_key_public: row.bytes("signing_key_public")?,
+        master_key_version: row.int("master_key_version")?,
+        created_at: row.int("link_created_at")?,
     })
 }
+
+/// The statements of the device API's hot path, built once (`store::reads`).
+static CONTEXT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {DEVICE_COLUMNS}, {CONTEXT_COLUMNS} {CONTEXT_JOINS} WHERE d.credential_hash = $1"
+    )
+});
+
+static CONTEXT_WITH_LINKS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {DEVICE_COLUMNS}, {CONTEXT_COLUMNS}, {LINK_COLUMNS} {CONTEXT_JOINS} \
+         LEFT JOIN links l ON l.account_id = a.id AND l.idp_id = i.id AND i.name = $3 \
+         WHERE d.credential_hash = $1 ORDER BY l.created_at, l.id"
+    )
+});
+
+static LINK_FOR_ACCOUNT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {LINK_COLUMNS} FROM links l \
+         WHERE l.id = $1 AND l.account_id = $2 AND l.idp_id = $3"
+    )
+});
 
 impl Store {
     /// The device holding the credential (by its hash) and the facts of a
@@ -219,18 +240,14 @@ impl Store {
         credential_hash: &str,
         package_id: &str,
     ) -> Result<Option<(DeviceRow, DeviceApiContext)>, StoreError> {
-        let sql = format!(
-            "SELECT {DEVICE_COLUMNS}, {CONTEXT_COLUMNS} {CONTEXT_JOINS} WHERE d.credential_hash = $1"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(credential_hash)
-            .bind(package_id)
-            .fetch_optional(&self.read)
+        let rows = self
+            .read_rows(
+                CONTEXT_SQL.as_str(),
+                &[Param::Text(credential_hash), Param::Text(package_id)],
+                |row| Ok((device_from_row(row)?, context_from_row(row)?)),
+            )
             .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some((device_from_row(&row)?, context_from_row(&row)?)))
+        Ok(rows.into_iter().next())
     }
 
     /// [`Store::device_api_context`] plus, in the same query, the account's
@@ -242,29 +259,41 @@ impl Store {
         package_id: &str,
         idp_name: &str,
     ) -> Result<Option<DeviceApiCall>, StoreError> {
-        let sql = format!(
-            "SELECT {DEVICE_COLUMNS}, {CONTEXT_COLUMNS}, {LINK_COLUMNS} {CONTEXT_JOINS} \
-             LEFT JOIN links l ON l.account_id = a.id AND l.idp_id = i.id AND i.name = $3 \
-             WHERE d.credential_hash = $1 ORDER BY l.created_at, l.id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(credential_hash)
-            .bind(package_id)
-            .bind(idp_name)
-            .fetch_all(&self.read)
+        // Device and context are decoded from the first row only.
+        let mut is_first = true;
+        let rows = self
+            .read_rows(
+                CONTEXT_WITH_LINKS_SQL.as_str(),
+                &[
+                    Param::Text(credential_hash),
+                    Param::Text(package_id),
+                    Param::Text(idp_name),
+                ],
+                |row| {
+                    let first = if std::mem::take(&mut is_first) {
+                        Some((device_from_row(row)?, context_from_row(row)?))
+                    } else {
+                        None
+                    };
+                    let link = match row.text_opt("link_id")? {
+                        Some(_) => Some(link_from_row(row)?),
+                        None => None,
+                    };
+                    Ok((first, link))
+                },
+            )
             .await?;
-        let Some(first) = rows.first() else {
+        let mut rows = rows.into_iter();
+        let Some((Some((device, context)), link)) = rows.next() else {
             return Ok(None);
         };
-        let mut links = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if row.try_get::<Option<String>, _>("link_id")?.is_some() {
-                links.push(link_from_row(row)?);
-            }
-        }
+        let links = link
+            .into_iter()
+            .chain(rows.filter_map(|(_, link)| link))
+            .collect();
         Ok(Some(DeviceApiCall {
-            device: device_from_row(first)?,
-            context: context_from_row(first)?,
+            device,
+            context,
             links,
         }))
     }
@@ -278,26 +307,24 @@ impl Store {
         now_ms: i64,
         retired_grace_ms: i64,
     ) -> Result<Vec<SealedAppKey>, StoreError> {
-        let rows = sqlx::query(
+        self.read_rows(
             "SELECT kid, private_sealed, master_key_version FROM app_keys \
              WHERE app_id = $1 AND (retired_at IS NULL OR COALESCE(expires_at, retired_at + $3) > $2) \
              ORDER BY created_at DESC, kid",
-        )
-        .bind(app_id)
-        .bind(now_ms)
-        .bind(retired_grace_ms)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
+            &[
+                Param::Text(app_id),
+                Param::Int(now_ms),
+                Param::Int(retired_grace_ms),
+            ],
+            |row| {
                 Ok(SealedAppKey {
-                    kid: row.try_get("kid")?,
-                    private_sealed: row.try_get("private_sealed")?,
-                    master_key_version: row.try_get("master_key_version")?,
+                    kid: row.text("kid")?,
+                    private_sealed: row.bytes("private_sealed")?,
+                    master_key_version: row.int("master_key_version")?,
                 })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::Database)
+            },
+        )
+        .await
     }
 
     /// The link of (account, IDP, partner user), if any.
@@ -307,15 +334,18 @@ impl Store {
         idp_id: &str,
         partner_user_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id FROM links WHERE account_id = $1 AND idp_id = $2 AND partner_user_id = $3",
-        )
-        .bind(account_id)
-        .bind(idp_id)
-        .bind(partner_user_id)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(row.map(|row| row.try_get("id")).transpose()?)
+        let ids = self
+            .read_rows(
+                "SELECT id FROM links WHERE account_id = $1 AND idp_id = $2 AND partner_user_id = $3",
+                &[
+                    Param::Text(account_id),
+                    Param::Text(idp_id),
+                    Param::Text(partner_user_id),
+                ],
+                |row| row.text("id"),
+            )
+            .await?;
+        Ok(ids.into_iter().next())
     }
 
     /// One link, only if it is a link of this account under this IDP.
@@ -325,17 +355,18 @@ impl Store {
         account_id: &str,
         idp_id: &str,
     ) -> Result<Option<StoredLink>, StoreError> {
-        let sql = format!(
-            "SELECT {LINK_COLUMNS} FROM links l \
-             WHERE l.id = $1 AND l.account_id = $2 AND l.idp_id = $3"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(link_id)
-            .bind(account_id)
-            .bind(idp_id)
-            .fetch_optional(&self.read)
+        let links = self
+            .read_rows(
+                LINK_FOR_ACCOUNT_SQL.as_str(),
+                &[
+                    Param::Text(link_id),
+                    Param::Text(account_id),
+                    Param::Text(idp_id),
+                ],
+                link_from_row,
+            )
             .await?;
-        Ok(row.as_ref().map(link_from_row).transpose()?)
+        Ok(links.into_iter().next())
     }
 
     /// Inserts a link unless (account, IDP, partner user) is linked already,

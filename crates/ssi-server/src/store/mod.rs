@@ -6,6 +6,7 @@
 //! Each area of the server adds its queries in its own file as `impl Store`.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -16,6 +17,9 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From a SQLite reader connection (`store::reads`).
+    #[error("database error: {0}")]
+    SqliteRead(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL (expected sqlite: or postgres://)")]
@@ -52,12 +56,14 @@ pub enum Dialect {
 }
 
 /// Connection pools. On SQLite all writes go through one connection so that
-/// writers queue in-process instead of failing on the file lock; on
-/// PostgreSQL `read` and `write` are the same pool.
+/// writers queue in-process instead of failing on the file lock, and the
+/// device API's hot-path reads use in-process reader connections
+/// (`store::reads`); on PostgreSQL `read` and `write` are the same pool.
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) read: AnyPool,
     pub(crate) write: AnyPool,
+    pub(crate) sqlite_readers: Option<Arc<reads::SqliteReaders>>,
     pub dialect: Dialect,
 }
 
@@ -106,6 +112,7 @@ impl Store {
                 Ok(Self {
                     read,
                     write,
+                    sqlite_readers: reads::SqliteReaders::for_url(url).map(Arc::new),
                     dialect,
                 })
             }
@@ -118,6 +125,7 @@ impl Store {
                 Ok(Self {
                     read: pool.clone(),
                     write: pool,
+                    sqlite_readers: None,
                     dialect,
                 })
             }
@@ -140,6 +148,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(readers) = &self.sqlite_readers {
+            readers.close();
+        }
         self.read.close().await;
         self.write.close().await;
     }
@@ -173,6 +184,7 @@ pub mod links;
 pub mod metric_daily;
 pub mod metrics;
 pub mod rate_limits;
+pub(crate) mod reads;
 pub mod secrets;
 pub mod settings;
 pub mod sign_ins;
