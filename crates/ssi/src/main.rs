@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod admin_cmd;
+mod agent_cmd;
 mod bench;
 mod clock;
 mod config_file;
@@ -39,6 +40,8 @@ enum Command {
     Server(server_cmd::ServerArgs),
     /// Operator commands on the server's database
     Admin(admin_cmd::AdminArgs),
+    /// The on-device agent: register, install apps, run (see docs/agent.md)
+    Agent(agent_cmd::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args, &clock),
         Command::Server(args) => server_cmd::run(args),
         Command::Admin(args) => admin_cmd::run(args),
+        Command::Agent(args) => agent_cmd::run(args),
     };
     match result {
         Ok(code) => code,
