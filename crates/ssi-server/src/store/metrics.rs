@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, Row};
 
-use super::metric_daily::{DailyDeltas, add_daily_counts_on, add_event};
+use super::metric_daily::{DailyDeltas, Params, add_daily_counts_on, add_event};
 use super::{Store, StoreError};
 
 /// Events per multi-row `INSERT` (7 parameters each, far below the
@@ -65,7 +65,7 @@ pub(crate) async fn insert_metric_event_on(
         event.failure_reason.as_deref(),
         event.occurred_at,
     );
-    add_daily_counts_on(conn, &deltas).await?;
+    add_daily_counts_on(conn, Params::Numbered, &deltas).await?;
     Ok(true)
 }
 
@@ -101,28 +101,14 @@ impl Store {
         let mut inserted = 0;
         let mut deltas = DailyDeltas::new();
         for chunk in events.chunks(INSERT_CHUNK) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let p = i * 7;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        p + 1,
-                        p + 2,
-                        p + 3,
-                        p + 4,
-                        p + 5,
-                        p + 6,
-                        p + 7
-                    )
-                })
-                .collect();
+            let values = Params::Fastest(self.dialect).values(chunk.len(), 7);
             // Only placeholders are formatted into the statement.
             let sql = format!(
                 "INSERT INTO metric_events \
                  (source, idempotency_key, app_id, event, failure_reason, occurred_at, received_at) \
                  VALUES {} ON CONFLICT (source, idempotency_key) DO NOTHING \
                  RETURNING app_id, event, failure_reason, occurred_at",
-                values.join(", ")
+                values
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for event in chunk {
@@ -151,7 +137,7 @@ impl Store {
                 inserted += 1;
             }
         }
-        add_daily_counts_on(&mut tx, &deltas).await?;
+        add_daily_counts_on(&mut tx, Params::Fastest(self.dialect), &deltas).await?;
         tx.commit().await?;
         Ok(inserted)
     }
