@@ -2,6 +2,7 @@
 //! the built binary in its own temporary directory through [`check`].
 
 mod admin;
+mod agent;
 mod bench;
 mod bench_server;
 mod flow;
