@@ -28,6 +28,15 @@ pub fn chromium_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
 
+/// WebDriver codes of the keys a TV remote has, for [`Browser::press`].
+pub mod keys {
+    pub const ENTER: &str = "\u{E007}";
+    pub const LEFT: &str = "\u{E012}";
+    pub const UP: &str = "\u{E013}";
+    pub const RIGHT: &str = "\u{E014}";
+    pub const DOWN: &str = "\u{E015}";
+}
+
 /// One headless Chromium session. Dropping it ends chromedriver and Chromium.
 pub struct Browser {
     /// The WebDriver client: `goto`, `find`, `execute`, `screenshot`, ...
@@ -94,6 +103,20 @@ impl Browser {
             .for_element(Locator::Css(css))
             .await
             .with_context(|| format!("waiting for `{css}`"))
+    }
+
+    /// Presses `keys` one at a time on whatever has the focus, as a remote's arrows
+    /// and OK would ([`keys`] has the WebDriver codes).
+    pub async fn press(&self, keys: &[&str]) -> Result<()> {
+        for key in keys {
+            self.client.active_element().await?.send_keys(key).await?;
+        }
+        Ok(())
+    }
+
+    /// The text of the focused element.
+    pub async fn focused_text(&self) -> Result<String> {
+        Ok(self.client.active_element().await?.text().await?)
     }
 
     /// Saves a PNG screenshot of the viewport to `path`.

@@ -407,6 +407,41 @@ fn parse_choice(choice: &str) -> Option<Choice> {
     }
 }
 
+/// A form with the session's CSRF token.
+trait CsrfForm {
+    fn csrf(&self) -> &str;
+}
+
+impl CsrfForm for AnswerForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl CsrfForm for SwitchForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The paired session and its form, if the cookie names the paired session, the
+/// form reads (`fields` names what it needs) and carries that session's CSRF token.
+fn paired_form<T: CsrfForm>(
+    screens: &Screens,
+    headers: &HeaderMap,
+    form: Result<axum::Form<T>, FormRejection>,
+    fields: &str,
+) -> Result<(Session, T), Response> {
+    let session = session(screens, headers).ok_or_else(not_paired)?;
+    let axum::Form(form) = form.map_err(|_| {
+        (StatusCode::BAD_REQUEST, format!("the form needs {fields}")).into_response()
+    })?;
+    if !secrets_equal(&session.csrf, form.csrf()) {
+        return Err(csrf_refused());
+    }
+    Ok((session, form))
+}
+
 fn csrf_refused() -> Response {
     notice_response(
         StatusCode::FORBIDDEN,
@@ -423,19 +458,10 @@ async fn answer(
 ) -> Response {
     // 1. only the paired client, 2. through its own page (CSRF), 3. about the prompt
     // on the screen (nonce), 4. with a choice that prompt offers.
-    let Some(session) = session(&screens, &headers) else {
-        return not_paired();
+    let form = match paired_form(&screens, &headers, form, "`csrf`, `prompt` and `choice`") {
+        Ok((_, form)) => form,
+        Err(refused) => return refused,
     };
-    let Ok(axum::Form(form)) = form else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "the answer needs `csrf`, `prompt` and `choice`",
-        )
-            .into_response();
-    };
-    if !secrets_equal(&session.csrf, &form.csrf) {
-        return csrf_refused();
-    }
     let Some(choice) = parse_choice(&form.choice) else {
         return (StatusCode::BAD_REQUEST, "`choice`: unknown choice").into_response();
     };
@@ -506,19 +532,10 @@ async fn set_switch(
     headers: HeaderMap,
     form: Result<axum::Form<SwitchForm>, FormRejection>,
 ) -> Response {
-    let Some(session) = session(&screens, &headers) else {
-        return not_paired();
+    let (session, form) = match paired_form(&screens, &headers, form, "`csrf` and `enabled`") {
+        Ok(paired) => paired,
+        Err(refused) => return refused,
     };
-    let Ok(axum::Form(form)) = form else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "the change needs `csrf` and `enabled`",
-        )
-            .into_response();
-    };
-    if !secrets_equal(&session.csrf, &form.csrf) {
-        return csrf_refused();
-    }
     let enabled = match form.enabled.as_str() {
         "on" => true,
         "off" => false,
