@@ -424,20 +424,37 @@ impl CsrfForm for SwitchForm {
     }
 }
 
+/// Why a form from the screen was refused.
+enum FormRefused {
+    NotPaired,
+    Unreadable { needs: &'static str },
+    WrongCsrf,
+}
+
+impl IntoResponse for FormRefused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NotPaired => not_paired(),
+            Self::Unreadable { needs } => {
+                (StatusCode::BAD_REQUEST, format!("the form needs {needs}")).into_response()
+            }
+            Self::WrongCsrf => csrf_refused(),
+        }
+    }
+}
+
 /// The paired session and its form, if the cookie names the paired session, the
-/// form reads (`fields` names what it needs) and carries that session's CSRF token.
+/// form reads (`needs` names its fields) and carries that session's CSRF token.
 fn paired_form<T: CsrfForm>(
     screens: &Screens,
     headers: &HeaderMap,
     form: Result<axum::Form<T>, FormRejection>,
-    fields: &str,
-) -> Result<(Session, T), Response> {
-    let session = session(screens, headers).ok_or_else(not_paired)?;
-    let axum::Form(form) = form.map_err(|_| {
-        (StatusCode::BAD_REQUEST, format!("the form needs {fields}")).into_response()
-    })?;
+    needs: &'static str,
+) -> Result<(Session, T), FormRefused> {
+    let session = session(screens, headers).ok_or(FormRefused::NotPaired)?;
+    let axum::Form(form) = form.map_err(|_| FormRefused::Unreadable { needs })?;
     if !secrets_equal(&session.csrf, form.csrf()) {
-        return Err(csrf_refused());
+        return Err(FormRefused::WrongCsrf);
     }
     Ok((session, form))
 }
@@ -460,7 +477,7 @@ async fn answer(
     // on the screen (nonce), 4. with a choice that prompt offers.
     let form = match paired_form(&screens, &headers, form, "`csrf`, `prompt` and `choice`") {
         Ok((_, form)) => form,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let Some(choice) = parse_choice(&form.choice) else {
         return (StatusCode::BAD_REQUEST, "`choice`: unknown choice").into_response();
@@ -534,7 +551,7 @@ async fn set_switch(
 ) -> Response {
     let (session, form) = match paired_form(&screens, &headers, form, "`csrf` and `enabled`") {
         Ok(paired) => paired,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let enabled = match form.enabled.as_str() {
         "on" => true,

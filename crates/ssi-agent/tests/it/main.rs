@@ -5,4 +5,6 @@ mod agent_flows;
 mod agent_harness;
 mod agent_isolation;
 mod agent_protocol;
+mod screens;
+mod screens_attacks;
 mod sdk;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod agent;
+mod agent_e2e;
 mod bench;
 mod bench_server;
 mod flow;

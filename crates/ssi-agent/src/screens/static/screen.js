@@ -32,6 +32,9 @@
     for (;;) {
       try {
         const changes = await fetch('/changes?since=' + encodeURIComponent(version), { cache: 'no-store' });
+        // Unpaired (a newer pairing, or the agent restarted): show that instead of
+        // a prompt that can no longer be answered.
+        if (changes.status === 403) { location.reload(); return; }
         if (!changes.ok) { await pause(3000); continue; }
         const change = await changes.json();
         if (String(change.version) === version) continue;
