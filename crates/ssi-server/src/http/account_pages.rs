@@ -901,9 +901,9 @@ async fn signin(
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
-struct CsrfForm {
+pub(crate) struct CsrfForm {
     /// The session's CSRF token.
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 /// Ends the session.
@@ -984,10 +984,10 @@ async fn overview(
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(default)]
-struct NoticeQuery {
-    /// A fixed notice after a change (`deregistered`, `saved`, …); unknown
-    /// values show nothing.
-    notice: String,
+pub(crate) struct NoticeQuery {
+    /// A fixed notice after a change (`saved`, …); unknown values show
+    /// nothing.
+    pub(crate) notice: String,
 }
 
 /// Fixed notices after a change (never text from the request).

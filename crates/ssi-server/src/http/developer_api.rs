@@ -201,7 +201,7 @@ fn public_base(state: &AppState) -> &str {
     state.config.issuer.trim_end_matches('/')
 }
 
-fn app_view(state: &AppState, app: &AppRow) -> AppView {
+pub(crate) fn app_view(state: &AppState, app: &AppRow) -> AppView {
     let base = public_base(state);
     AppView {
         app_id: app.id.clone(),
@@ -221,7 +221,7 @@ pub(crate) fn parse_public_jwk(text: &str) -> Result<AppPublicJwk, ApiError> {
     serde_json::from_str(text).map_err(|e| ApiError::internal(format!("stored public JWK: {e}")))
 }
 
-fn key_view(key: &AppKeyRow, now_ms: i64) -> Result<AppKeyView, ApiError> {
+pub(crate) fn key_view(key: &AppKeyRow, now_ms: i64) -> Result<AppKeyView, ApiError> {
     Ok(AppKeyView {
         kid: key.kid.clone(),
         status: key_status(key.retired_at, key.expires_at, now_ms),

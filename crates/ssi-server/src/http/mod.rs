@@ -24,6 +24,7 @@ use crate::state::AppState;
 
 pub mod account_pages;
 pub mod auth;
+pub mod console;
 pub mod developer_api;
 pub mod device_api;
 pub mod device_grant;
@@ -53,12 +54,14 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_MESSAGE_BYTES))
+        // The console sets its own body limits (its app forms carry an icon).
+        .merge(console::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
-        .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
-        .layer(RequestBodyLimitLayer::new(MAX_MESSAGE_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),

@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, PathItem, Ref, RefOr,
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::http::error::ErrorBody;
-use crate::http::{account_pages, developer_api, device_api, device_grant, partner_api};
+use crate::http::{account_pages, console, developer_api, device_api, device_grant, partner_api};
 
 /// Bearer credential of a registered device (`ssi_dev_…`).
 pub const DEVICE_CREDENTIAL: &str = "deviceCredential";
@@ -65,7 +65,8 @@ limited as in the design (section 9), and each violation names the field and \
 the limit.
 
 **HTML pages.** The account pages (`/account/…`) and the device-code pages \
-(`/device`) are listed under the tag `pages` as `text/html` operations, with \
+(`/device`) are listed under the tag `pages`, the developer console \
+(`/console/…`) under the tag `console`, as `text/html` operations with \
 their form fields; their forms carry a CSRF token in the `csrf` field and \
 answer with pages or `303` redirects, never with the `Error` body.";
 
@@ -85,6 +86,7 @@ answer with pages or `303` redirects, never with the `Error` body.";
         (name = "public", description = "Public data of registered apps: their keys and icons (no authentication)."),
         (name = "device-grant", description = "Device registration by the OAuth 2.0 device authorization grant (RFC 8628)."),
         (name = "pages", description = "HTML pages for people: account, devices, links, settings, history, device codes."),
+        (name = "console", description = "The developer console (HTML): apps, Simple Sign-In (SSI IDs), app keys, partner API keys, reports."),
         (name = "ops", description = "Health, readiness, metrics and this document."),
     ),
 )]
@@ -99,6 +101,7 @@ pub fn document() -> Document {
         partner_api::ApiDoc::openapi(),
         device_grant::ApiDoc::openapi(),
         account_pages::ApiDoc::openapi(),
+        console::ApiDoc::openapi(),
     ] {
         doc.merge(area);
     }

@@ -109,7 +109,7 @@ impl World {
 }
 
 /// Text as the templates escape it (askama: numeric character references).
-fn escaped(text: &str) -> String {
+pub(crate) fn escaped(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '<' | '>' | '&' | '"' | '\'' => format!("&#{};", u32::from(c)),

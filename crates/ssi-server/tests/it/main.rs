@@ -7,6 +7,8 @@ mod pg;
 
 mod account_pages;
 mod accounts;
+mod console;
+mod console_browser;
 mod developers;
 mod device_api;
 mod device_grant;
