@@ -10,6 +10,7 @@ mod config_file;
 mod logging;
 mod server_cmd;
 mod token_cmd;
+mod up;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The quickstart: server, sample partner, two demo devices and the TV
+    /// page in one process, on an embedded SQLite
+    Up(up::UpArgs),
     /// Partner-backend tools: keys, link tokens, SSI token minting and verification
     #[command(after_help = token_cmd::EXIT_STATUS_HELP)]
     Token(token_cmd::TokenArgs),
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
     };
     let clock = SystemClock;
     let result = match cli.command {
+        Command::Up(args) => up::run(args),
         Command::Token(args) => token_cmd::run(args, &clock),
         Command::Bench(args) => bench::run(args, &clock),
         Command::Server(args) => server_cmd::run(args),

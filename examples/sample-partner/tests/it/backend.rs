@@ -70,6 +70,12 @@ impl Harness {
         })
     }
 
+    /// A backend with a new app key, at `NOW`.
+    async fn fresh(dir: &Path) -> Result<Self> {
+        let app_key = AppKeyPair::generate(&mut SystemRandom);
+        Self::start(dir, app_key, ManualClock::new(NOW)).await
+    }
+
     async fn stop(self) {
         self.server.abort();
         let _ = self.server.await;
@@ -186,12 +192,7 @@ const PLATFORM: Mint<'static> = Mint {
 #[tokio::test]
 async fn password_sign_in_link_token_and_ssi_sign_in() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let h = Harness::start(
-        dir.path(),
-        AppKeyPair::generate(&mut SystemRandom),
-        ManualClock::new(NOW),
-    )
-    .await?;
+    let h = Harness::fresh(dir.path()).await?;
 
     // A wrong password and an unknown user read the same.
     for (username, password) in [
@@ -296,24 +297,14 @@ async fn password_sign_in_link_token_and_ssi_sign_in() -> Result<()> {
 #[tokio::test]
 async fn ssi_sign_in_refuses_forged_foreign_and_stale_tokens() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let h = Harness::start(
-        dir.path(),
-        AppKeyPair::generate(&mut SystemRandom),
-        ManualClock::new(NOW),
-    )
-    .await?;
+    let h = Harness::fresh(dir.path()).await?;
     let session = h.sign_in("alice").await?;
     let link = h.make_link(&session, "lnk_1").await?;
     let forger = LinkSigningKey::generate(&mut SeededRandom::new(b"forger"));
 
     // A link token made by another partner (another link-token key).
     let other_dir = tempfile::tempdir()?;
-    let other = Harness::start(
-        other_dir.path(),
-        AppKeyPair::generate(&mut SystemRandom),
-        ManualClock::new(NOW),
-    )
-    .await?;
+    let other = Harness::fresh(other_dir.path()).await?;
     let other_session = other.sign_in("alice").await?;
     let foreign = other.make_link(&other_session, "lnk_1").await?;
 
@@ -423,12 +414,7 @@ struct LimitCase<'a>(&'a str, Option<&'a str>, Value, u16, &'a str, &'a str);
 #[tokio::test]
 async fn input_limits_name_the_field() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let h = Harness::start(
-        dir.path(),
-        AppKeyPair::generate(&mut SystemRandom),
-        ManualClock::new(NOW),
-    )
-    .await?;
+    let h = Harness::fresh(dir.path()).await?;
     let session = h.sign_in("bob").await?;
     let link = h.make_link(&session, "lnk_1").await?;
     let token = h.mint(&link, PLATFORM);
