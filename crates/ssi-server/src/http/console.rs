@@ -40,7 +40,7 @@ use crate::http::account_pages::{
 use crate::http::auth::{SignedIn, SignedInPage};
 use crate::http::developer_api::{
     self as api, Developer, add_app_key, app_view, bind_app, create_identity_provider,
-    create_partner_api_key, enroll_developer, key_view, register_app, retire_app_key,
+    create_partner_api_key, enroll_developer, key_view, register_app, remove_app, retire_app_key,
     revoke_partner_api_key,
 };
 use crate::reports::{
@@ -64,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/apps", get(apps_page))
         .route("/console/apps/new", get(new_app_page))
         .route("/console/apps/{app_id}/idp", post(bind_idp))
+        .route("/console/apps/{app_id}/delete", post(delete_app))
         .route("/console/apps/{app_id}/keys", get(keys_page).post(add_key))
         .route("/console/apps/{app_id}/keys/{kid}/retire", post(retire_key))
         .route("/console/sign-in", get(sign_in_page))
@@ -96,6 +97,7 @@ pub fn routes() -> Router<AppState> {
     app_page,
     update_app,
     bind_idp,
+    delete_app,
     keys_page,
     add_key,
     retire_key,
@@ -312,6 +314,7 @@ fn notice(query: &NoticeQuery) -> Option<&'static str> {
         "enrolled" => Some("Your account is now a developer account."),
         "created" => Some("The app was registered, with its first app key."),
         "saved" => Some("The app was saved."),
+        "deleted" => Some("The app was deleted, with its keys."),
         "bound" => Some("The app now uses this SSI ID."),
         "key-added" => Some("A new app key was added and published."),
         "key-retired" => Some(
@@ -793,6 +796,7 @@ struct AppPage {
     display_name: String,
     edit_error: Option<String>,
     bind_error: Option<String>,
+    delete_error: Option<String>,
     limits: FormLimits,
 }
 
@@ -817,6 +821,7 @@ async fn app_page_for(
         idp_names,
         edit_error: None,
         bind_error: None,
+        delete_error: None,
         limits: LIMITS,
     })
 }
@@ -979,6 +984,54 @@ async fn bind_idp(
     .await
     .map_err(|e| api_refusal(&developer, Tab::Apps, "app or SSI ID", &back, e))?;
     Ok(see_other(&format!("{back}?notice=bound")))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+struct DeleteForm {
+    /// The session's CSRF token.
+    csrf: String,
+    /// The app's package id, typed again to confirm.
+    confirm: String,
+}
+
+/// Deletes an app with its keys (its users' links stay with the SSI ID).
+#[utoipa::path(
+    post,
+    path = "/console/apps/{app_id}/delete",
+    operation_id = "console_delete_app",
+    tag = "console",
+    params(("app_id" = String, Path, description = "The app's id")),
+    request_body(content = DeleteForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Deleted: to the apps page (or to the sign-in page without a session)", headers(("Location" = String))),
+        (status = "4XX", description = "The app's page again when `confirm` is not the package id (400); an error page for an unreadable form (400), a wrong CSRF token (403), no such app of this developer (404)", body = String, content_type = "text/html"),
+        (status = "5XX", description = "An error page (HTML)", body = String, content_type = "text/html"),
+    ),
+    security(("session" = [])),
+)]
+async fn delete_app(
+    State(state): State<AppState>,
+    page: SignedInPage,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    PageForm(form): PageForm<DeleteForm>,
+) -> ConsoleResult {
+    let developer = form_developer(page, &form.csrf)?;
+    let app = owned_app(&state, &developer, &app_id).await?;
+    if form.confirm.trim() != app.package_id {
+        let mut page = app_page_for(&state, &developer, &app, None).await?;
+        page.delete_error = Some(format!(
+            "confirm: must be the app's package id, {} (got {} characters)",
+            app.package_id,
+            form.confirm.chars().count()
+        ));
+        return Ok(render(StatusCode::BAD_REQUEST, &page));
+    }
+    remove_app(&state, &headers, &developer, &app_id)
+        .await
+        .map_err(|e| api_refusal(&developer, Tab::Apps, "app", "/console/apps", e))?;
+    Ok(see_other("/console/apps?notice=deleted"))
 }
 
 // ---------------------------------------------------------------------------

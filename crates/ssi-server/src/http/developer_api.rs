@@ -635,20 +635,32 @@ async fn delete_app(
     developer: Developer,
     Path(app_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let app = owned_app(&state, &developer, &app_id).await?;
-    if !state.store.delete_app(developer.id(), &app_id).await? {
+    remove_app(&state, &headers, &developer, &app_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the developer's app with its keys; audited. Shared with the
+/// console.
+pub(crate) async fn remove_app(
+    state: &AppState,
+    headers: &HeaderMap,
+    developer: &Developer,
+    app_id: &str,
+) -> Result<(), ApiError> {
+    let app = owned_app(state, developer, app_id).await?;
+    if !state.store.delete_app(developer.id(), app_id).await? {
         return Err(app_not_found());
     }
     audit(
-        &state,
-        &headers,
-        &developer,
+        state,
+        headers,
+        developer,
         "app.delete",
-        &app_id,
+        app_id,
         json!({"packageId": app.package_id}),
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Creates an identity provider ("enable Simple Sign-In"), named or generated.

@@ -303,6 +303,7 @@ pub(crate) async fn snapshot(pool: &AnyPool) -> String {
 struct Owned {
     console: Console,
     app_id: String,
+    package_id: String,
     kid: String,
     idp_name: String,
     api_key_id: String,
@@ -324,6 +325,7 @@ async fn owner_with_everything(server: &TestServer, email: &str, package_id: &st
     Owned {
         console,
         app_id,
+        package_id: package_id.to_owned(),
         kid,
         idp_name,
         api_key_id,
@@ -540,6 +542,44 @@ server_test!(
         );
         let audit = crate::accounts::audit_text(&server).await;
         assert!(!audit.contains(&key));
+
+        // Deleting the app takes its package id typed again.
+        let path = format!("/console/apps/{app_id}/delete");
+        let refused = console
+            .submit(&path, &Form::url(&[("confirm", "com.example")]))
+            .await;
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(
+            refused.body.contains(
+                "confirm: must be the app&#39;s package id, com.example.tv (got 11 characters)"
+            ),
+            "{}",
+            refused.body
+        );
+        assert_eq!(
+            jwks(&server, "com.example.tv").await["keys"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let deleted = console
+            .submit(&path, &Form::url(&[("confirm", "com.example.tv")]))
+            .await;
+        assert_eq!(deleted.status, 303, "{}", deleted.body);
+        assert_eq!(deleted.location(), "/console/apps?notice=deleted");
+        let apps = console.get("/console/apps?notice=deleted").await;
+        assert!(apps.body.contains("The app was deleted"));
+        assert!(!apps.body.contains("com.example.tv"));
+        let gone = server
+            .http
+            .get(server.url("/v1/apps/com.example.tv/jwks.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gone.status(), 404);
+        let page = console.get(&format!("/console/apps/{app_id}")).await;
+        assert_eq!(page.status, 404);
     }
 );
 
@@ -606,6 +646,10 @@ server_test!(
             (
                 format!("/console/api-keys/{}/revoke", owner.api_key_id),
                 Some(Form::url(&[])),
+            ),
+            (
+                format!("/console/apps/{victim_app}/delete"),
+                Some(Form::url(&[("confirm", "com.owner.tv")])),
             ),
             // The owner's app in a new SSI ID of the attacker.
             (
@@ -808,6 +852,11 @@ fn console_forms(owner: &Owned) -> Vec<(String, Form)> {
         (
             format!("/console/api-keys/{}/revoke", owner.api_key_id),
             Form::url(&[]),
+        ),
+        // Last: it deletes the app the others use.
+        (
+            format!("/console/apps/{app}/delete"),
+            Form::url(&[("confirm", &owner.package_id)]),
         ),
     ]
 }
