@@ -97,6 +97,25 @@ impl Store {
         &self,
         events: &[MetricEventRow],
     ) -> Result<usize, StoreError> {
+        // 1. The usual case, every event new: no RETURNING (decoding the
+        // returned rows costs about a fifth of the insert on SQLite); the
+        // counts come from the batch itself.
+        if let Some(inserted) = self.insert_events_in_tx(events, false).await? {
+            return Ok(inserted);
+        }
+        // 2. Some were recorded before (a retried batch) or repeat inside
+        // the batch: again, with RETURNING naming exactly the rows new now.
+        Ok(self.insert_events_in_tx(events, true).await?.unwrap_or(0))
+    }
+
+    /// One transaction of raw inserts and aggregate updates. Without
+    /// `returning`, rolls back and gives `None` as soon as a statement
+    /// inserts fewer rows than it has (a duplicate among them).
+    async fn insert_events_in_tx(
+        &self,
+        events: &[MetricEventRow],
+        returning: bool,
+    ) -> Result<Option<usize>, StoreError> {
         let mut tx = self.write.begin().await?;
         let mut inserted = 0;
         let mut deltas = DailyDeltas::new();
@@ -106,9 +125,12 @@ impl Store {
             let sql = format!(
                 "INSERT INTO metric_events \
                  (source, idempotency_key, app_id, event, failure_reason, occurred_at, received_at) \
-                 VALUES {} ON CONFLICT (source, idempotency_key) DO NOTHING \
-                 RETURNING app_id, event, failure_reason, occurred_at",
-                values
+                 VALUES {values} ON CONFLICT (source, idempotency_key) DO NOTHING{}",
+                if returning {
+                    " RETURNING app_id, event, failure_reason, occurred_at"
+                } else {
+                    ""
+                }
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for event in chunk {
@@ -120,6 +142,24 @@ impl Store {
                     .bind(&event.failure_reason)
                     .bind(event.occurred_at)
                     .bind(event.received_at);
+            }
+            if !returning {
+                let done = query.execute(&mut *tx).await?.rows_affected();
+                if usize::try_from(done).ok() != Some(chunk.len()) {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                for event in chunk {
+                    add_event(
+                        &mut deltas,
+                        &event.app_id,
+                        &event.event,
+                        event.failure_reason.as_deref(),
+                        event.occurred_at,
+                    );
+                }
+                inserted += chunk.len();
+                continue;
             }
             // Only the rows inserted now come back, duplicates do not.
             for row in query.fetch_all(&mut *tx).await? {
@@ -139,7 +179,7 @@ impl Store {
         }
         add_daily_counts_on(&mut tx, Params::Fastest(self.dialect), &deltas).await?;
         tx.commit().await?;
-        Ok(inserted)
+        Ok(Some(inserted))
     }
 
     /// App ids by package id, for the package ids that name an app.
