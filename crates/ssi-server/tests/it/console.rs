@@ -213,14 +213,14 @@ impl Console {
             "<pre id=\"api-key\" class=\"secret\">",
             "</pre>",
         );
+        // The new key's row, by its label (keys created in the same
+        // millisecond are listed in id order).
         let list = self.get("/console/api-keys").await;
-        let id = list
-            .body
-            .rsplit("/console/api-keys/")
-            .next()
-            .and_then(|rest| rest.split('/').next())
-            .expect("a revoke form")
-            .to_owned();
+        let id = between(
+            &list.body,
+            &format!("<td>{}</td>\n    <td><code>", escaped(label)),
+            "</code>",
+        );
         (id, key)
     }
 
