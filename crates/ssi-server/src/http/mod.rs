@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             count_requests,
         ))
+        .layer(middleware::map_response(close_after_unread_body))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -119,6 +120,18 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
         response.status().as_u16(),
         micros,
     );
+    response
+}
+
+/// A body refused unread for its size (413, often before the client has
+/// sent it all) leaves the connection unusable, and hyper closes it after the
+/// response; saying so keeps the client from sending its next request on it.
+async fn close_after_unread_body(mut response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 

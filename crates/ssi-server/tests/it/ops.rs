@@ -115,3 +115,31 @@ async fn sqlite_database_files_are_private() {
     }
     server.stop().await;
 }
+
+server_test!(
+    an_oversized_body_is_refused_and_its_connection_closed,
+    |server: TestServer| async move {
+        // Refused unread, so the connection cannot carry another request: the
+        // response must say so, or a client reusing it fails at random.
+        let oversized = "x".repeat(ssi_proto::limits::MAX_MESSAGE_BYTES + 1);
+        for _ in 0..20 {
+            let response = server
+                .http
+                .post(server.url("/v1/device/links"))
+                .header("content-type", "application/json")
+                .body(oversized.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 413);
+            assert_eq!(response.headers()["connection"], "close");
+            let health = server
+                .http
+                .get(server.url("/healthz"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(health.status(), 200, "the next request on the same client");
+        }
+    }
+);
