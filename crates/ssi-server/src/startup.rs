@@ -141,6 +141,7 @@ pub async fn build_state(
         directed_ids,
         metrics: ServerMetrics::default(),
         signing_key_cache: crate::store::links::SigningKeyCache::default(),
+        app_key_cache: crate::store::links::AppKeyCache::default(),
         link_writer,
     }))
 }

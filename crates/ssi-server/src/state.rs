@@ -23,6 +23,8 @@ pub struct StateInner {
     pub metrics: ServerMetrics,
     /// Rebuilt link signing keys, per node (see `store::links`).
     pub signing_key_cache: crate::store::links::SigningKeyCache,
+    /// Opened app key pairs, per node (see `store::links`).
+    pub app_key_cache: crate::store::links::AppKeyCache,
     /// Link creation with group commit on SQLite (see `store::link_writer`).
     pub link_writer: crate::store::link_writer::LinkWriter,
 }

@@ -447,6 +447,12 @@ async fn unseal(
         .await?;
     let mut keys = Vec::with_capacity(rows.len());
     for row in &rows {
+        // The rows are the keys that may unseal now; the cache only saves
+        // opening them again.
+        if let Some(key) = state.app_key_cache.get(&row.kid, row.master_key_version) {
+            keys.push(key);
+            continue;
+        }
         let opened = state
             .master_keys
             .open(
@@ -462,11 +468,17 @@ async fn unseal(
             })
             .and_then(|scalar| AppKeyPair::from_private_scalar(&scalar).ok());
         match opened {
-            Some(key) if key.kid() == row.kid => keys.push(key),
+            Some(key) if key.kid() == row.kid => {
+                let key = Arc::new(key);
+                state
+                    .app_key_cache
+                    .insert(&row.kid, row.master_key_version, key.clone());
+                keys.push(key);
+            }
             _ => tracing::error!(kid = %row.kid, "app key does not open with the master keys"),
         }
     }
-    let key_refs: Vec<&AppKeyPair> = keys.iter().collect();
+    let key_refs: Vec<&AppKeyPair> = keys.iter().map(Arc::as_ref).collect();
     Ok(ssi_token::unseal_link_signing_key(sealed, &key_refs))
 }
 

@@ -102,7 +102,7 @@ impl Store {
             .bind(account_id)
             .fetch_optional(&self.read)
             .await?;
-        Ok(row.as_ref().map(device_from_row).transpose()?)
+        row.as_ref().map(device_from_row).transpose()
     }
 
     /// Deregisters: deletes the row, so the credential stops working at

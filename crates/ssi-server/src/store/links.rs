@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use sqlx::{AnyConnection, Row};
-use ssi_token::LinkSigningKey;
+use ssi_token::{AppKeyPair, LinkSigningKey};
 
 use super::accounts::flag;
 use super::audit::AuditRow;
@@ -553,109 +553,92 @@ pub(crate) async fn insert_link_on(
     Ok(LinkInsertOutcome::Established(link.id.to_owned()))
 }
 
-/// Link signing keys rebuilt from their sealed scalars, per node. Rebuilding
-/// costs an AES-GCM open and a scalar multiplication (the `x,y = d·G` check),
-/// more than the signature itself; the cache makes a repeated
-/// `getUserAndLinks` cost one signature per link.
-///
-/// Keyed by (link id, master key version); an entry is used only after the
-/// link was read from the database in the same request (so a deleted link
-/// is never served) and only if its public point equals the stored one.
-/// Bounded: two generations of at most `capacity / 2` entries each; when the
-/// young one is full, the old one is dropped (approximately LRU, O(1)).
-pub struct SigningKeyCache {
+/// Keys rebuilt from sealed secrets, kept per node: bounded, two
+/// generations of at most `capacity / 2` entries each; when the young one is
+/// full, the old one is dropped (approximately LRU, O(1)). Keyed by (id,
+/// master key version). An entry is only ever used for a row that was read
+/// from the database in the same request, so what the database no longer
+/// holds (a deleted link, a retired or expired app key) is never served, on
+/// any node, and nothing needs invalidating.
+pub struct KeyCache<V> {
     capacity: usize,
-    generations: Mutex<Generations>,
+    generations: Mutex<Generations<V>>,
 }
 
 type CacheKey = (String, i64);
 
-#[derive(Default)]
-struct Generations {
-    young: HashMap<CacheKey, Arc<LinkSigningKey>>,
-    old: HashMap<CacheKey, Arc<LinkSigningKey>>,
+struct Generations<V> {
+    young: HashMap<CacheKey, Arc<V>>,
+    old: HashMap<CacheKey, Arc<V>>,
 }
 
-/// Entries kept by [`SigningKeyCache::default`].
+/// Entries kept by each cache's `default()`.
 pub const SIGNING_KEY_CACHE_CAPACITY: usize = 10_000;
 
-impl Default for SigningKeyCache {
+impl<V> Default for KeyCache<V> {
     fn default() -> Self {
         Self::new(SIGNING_KEY_CACHE_CAPACITY)
     }
 }
 
-impl fmt::Debug for SigningKeyCache {
+impl<V> fmt::Debug for KeyCache<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKeyCache")
+        f.debug_struct("KeyCache")
             .field("capacity", &self.capacity)
             .field("len", &self.len())
             .finish()
     }
 }
 
-impl SigningKeyCache {
+impl<V> KeyCache<V> {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(2),
-            generations: Mutex::new(Generations::default()),
+            generations: Mutex::new(Generations {
+                young: HashMap::new(),
+                old: HashMap::new(),
+            }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations<V>> {
         // A panic while holding the lock leaves plain maps behind: still usable.
         self.generations
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The cached key for this link and master key version, if its public
-    /// point is `public_sec1`.
-    pub fn get(
-        &self,
-        link_id: &str,
-        master_key_version: i64,
-        public_sec1: &[u8],
-    ) -> Option<Arc<LinkSigningKey>> {
-        let key = (link_id.to_owned(), master_key_version);
+    /// The cached value for this id and master key version.
+    fn lookup(&self, id: &str, master_key_version: i64) -> Option<Arc<V>> {
+        let key = (id.to_owned(), master_key_version);
         let mut generations = self.lock();
-        let found = match generations.young.get(&key) {
-            Some(found) => found.clone(),
+        match generations.young.get(&key) {
+            Some(found) => Some(found.clone()),
             None => {
                 let found = generations.old.remove(&key)?;
                 self.insert_young(&mut generations, key, found.clone());
-                found
+                Some(found)
             }
-        };
-        (found.public_sec1().as_slice() == public_sec1).then_some(found)
+        }
     }
 
-    pub fn insert(&self, link_id: &str, master_key_version: i64, signing_key: Arc<LinkSigningKey>) {
+    pub fn insert(&self, id: &str, master_key_version: i64, value: Arc<V>) {
         let mut generations = self.lock();
-        self.insert_young(
-            &mut generations,
-            (link_id.to_owned(), master_key_version),
-            signing_key,
-        );
+        self.insert_young(&mut generations, (id.to_owned(), master_key_version), value);
     }
 
-    fn insert_young(
-        &self,
-        generations: &mut Generations,
-        key: CacheKey,
-        value: Arc<LinkSigningKey>,
-    ) {
+    fn insert_young(&self, generations: &mut Generations<V>, key: CacheKey, value: Arc<V>) {
         if generations.young.len() >= self.capacity / 2 && !generations.young.contains_key(&key) {
             generations.old = std::mem::take(&mut generations.young);
         }
         generations.young.insert(key, value);
     }
 
-    /// Drops a deleted link's key (any version) from this node's memory.
-    pub fn forget(&self, link_id: &str) {
+    /// Drops an id's entries (any version) from this node's memory.
+    pub fn forget(&self, id: &str) {
         let mut generations = self.lock();
-        generations.young.retain(|(id, _), _| id != link_id);
-        generations.old.retain(|(id, _), _| id != link_id);
+        generations.young.retain(|(key, _), _| key != id);
+        generations.old.retain(|(key, _), _| key != id);
     }
 
     pub fn len(&self) -> usize {
@@ -665,6 +648,42 @@ impl SigningKeyCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Link signing keys rebuilt from their sealed scalars, by link id.
+/// Rebuilding costs an AES-GCM open and a scalar multiplication (the
+/// `x,y = d·G` check), more than the signature itself; the cache makes a
+/// repeated `getUserAndLinks` cost one signature per link. An entry is used
+/// only if its public point equals the stored one.
+pub type SigningKeyCache = KeyCache<LinkSigningKey>;
+
+impl KeyCache<LinkSigningKey> {
+    /// The cached key for this link and master key version, if its public
+    /// point is `public_sec1`.
+    pub fn get(
+        &self,
+        link_id: &str,
+        master_key_version: i64,
+        public_sec1: &[u8],
+    ) -> Option<Arc<LinkSigningKey>> {
+        let found = self.lookup(link_id, master_key_version)?;
+        (found.public_sec1().as_slice() == public_sec1).then_some(found)
+    }
+}
+
+/// App key pairs opened from their sealed scalars, by kid. Opening costs an
+/// AES-GCM open, a scalar multiplication (the public point) and a SHA-256
+/// thumbprint, on every link creation and pre-check otherwise. The kid is
+/// the thumbprint of the public key, so it names one key pair; which kids
+/// may unseal is read from the database on every request
+/// (`Store::device_api_unsealing_keys`).
+pub type AppKeyCache = KeyCache<AppKeyPair>;
+
+impl KeyCache<AppKeyPair> {
+    /// The cached key pair of `kid` sealed under `master_key_version`.
+    pub fn get(&self, kid: &str, master_key_version: i64) -> Option<Arc<AppKeyPair>> {
+        self.lookup(kid, master_key_version)
     }
 }
 
@@ -707,5 +726,24 @@ mod tests {
         assert!(cache.get("lnk_5", 1, &public(5)).is_some());
         cache.forget("lnk_5");
         assert!(cache.get("lnk_5", 1, &public(5)).is_none());
+    }
+
+    #[test]
+    fn app_key_cache_is_keyed_by_kid_and_master_key_version() {
+        let cache = AppKeyCache::new(4);
+        let pair = Arc::new(AppKeyPair::generate(&mut ssi_token::SeededRandom::new(&[
+            7,
+        ])));
+        let kid = pair.kid().to_owned();
+        cache.insert(&kid, 1, pair.clone());
+        assert_eq!(
+            cache.get(&kid, 1).map(|k| k.kid().to_owned()),
+            Some(kid.clone())
+        );
+        assert!(
+            cache.get(&kid, 2).is_none(),
+            "sealed under another master key version"
+        );
+        assert!(cache.get("other-kid", 1).is_none());
     }
 }

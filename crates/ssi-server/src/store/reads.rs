@@ -18,6 +18,7 @@
 //! `$n` placeholders are bound by name on SQLite (`$1` is a named parameter
 //! there; its index follows the order of first appearance, not `n`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -68,21 +69,40 @@ impl Columns for AnyRow {
     }
 }
 
-impl Columns for rusqlite::Row<'_> {
+/// A `rusqlite` row with its statement's column names, read once per
+/// connection and statement (rusqlite's own lookup by name asks SQLite for
+/// every column's name on every call).
+struct SqliteColumns<'a> {
+    row: &'a rusqlite::Row<'a>,
+    names: &'a [Box<str>],
+}
+
+impl SqliteColumns<'_> {
+    fn get<T: rusqlite::types::FromSql>(&self, name: &str) -> Result<T, StoreError> {
+        let index = self
+            .names
+            .iter()
+            .position(|column| **column == *name)
+            .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_owned()))?;
+        Ok(self.row.get(index)?)
+    }
+}
+
+impl Columns for SqliteColumns<'_> {
     fn text(&self, name: &str) -> Result<String, StoreError> {
-        Ok(self.get(name)?)
+        self.get(name)
     }
     fn text_opt(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.get(name)?)
+        self.get(name)
     }
     fn int(&self, name: &str) -> Result<i64, StoreError> {
-        Ok(self.get(name)?)
+        self.get(name)
     }
     fn int_opt(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.get(name)?)
+        self.get(name)
     }
     fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError> {
-        Ok(self.get(name)?)
+        self.get(name)
     }
 }
 
@@ -93,7 +113,14 @@ const MAX_IDLE_READERS: usize = 16;
 /// Reader connections to the SQLite database file, opened on first use.
 pub(crate) struct SqliteReaders {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Reader>>,
+}
+
+/// A reader connection and the column names of the statements it ran, by
+/// the address of their (static) SQL text.
+struct Reader {
+    conn: Connection,
+    columns: HashMap<(usize, usize), Box<[Box<str>]>>,
 }
 
 impl std::fmt::Debug for SqliteReaders {
@@ -123,7 +150,7 @@ impl SqliteReaders {
         })
     }
 
-    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+    fn connect(&self) -> Result<Reader, rusqlite::Error> {
         // Never creates the file; `query_only` refuses any write on it.
         let conn = Connection::open_with_flags(
             &self.path,
@@ -133,10 +160,13 @@ impl SqliteReaders {
         // A WAL reader waits only in rare cases (WAL recovery after a crash).
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(32);
-        Ok(conn)
+        Ok(Reader {
+            conn,
+            columns: HashMap::new(),
+        })
     }
 
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Reader>> {
         // The vector is consistent whatever a panicking holder did.
         self.idle
             .lock()
@@ -146,19 +176,19 @@ impl SqliteReaders {
     /// Runs one statement on this thread and maps every row.
     pub(crate) fn query<T>(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: &[Param<'_>],
         mut map: impl FnMut(&dyn Columns) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         let idle = self.lock_idle().pop();
-        let conn = match idle {
-            Some(conn) => conn,
+        let mut reader = match idle {
+            Some(reader) => reader,
             None => self.connect()?,
         };
-        let result = run(&conn, sql, params, &mut map);
+        let result = reader.run(sql, params, &mut map);
         let mut idle = self.lock_idle();
         if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
+            idle.push(reader);
         }
         result
     }
@@ -173,32 +203,44 @@ impl SqliteReaders {
 /// statements take a handful).
 const PARAM_NAMES: [&str; 8] = ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"];
 
-fn run<T>(
-    conn: &Connection,
-    sql: &str,
-    params: &[Param<'_>],
-    map: &mut impl FnMut(&dyn Columns) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    assert!(
-        params.len() <= PARAM_NAMES.len(),
-        "a hot-path read binds at most 8 parameters"
-    );
-    let mut statement = conn.prepare_cached(sql)?;
-    for (name, param) in PARAM_NAMES.iter().zip(params) {
-        let Some(index) = statement.parameter_index(name)? else {
-            continue;
-        };
-        match *param {
-            Param::Text(text) => statement.raw_bind_parameter(index, text)?,
-            Param::Int(int) => statement.raw_bind_parameter(index, int)?,
+impl Reader {
+    fn run<T>(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+        map: &mut impl FnMut(&dyn Columns) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        assert!(
+            params.len() <= PARAM_NAMES.len(),
+            "a hot-path read binds at most 8 parameters"
+        );
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let names = self
+            .columns
+            .entry((sql.as_ptr() as usize, sql.len()))
+            .or_insert_with(|| {
+                statement
+                    .column_names()
+                    .into_iter()
+                    .map(Box::from)
+                    .collect()
+            });
+        for (name, param) in PARAM_NAMES.iter().zip(params) {
+            let Some(index) = statement.parameter_index(name)? else {
+                continue;
+            };
+            match *param {
+                Param::Text(text) => statement.raw_bind_parameter(index, text)?,
+                Param::Int(int) => statement.raw_bind_parameter(index, int)?,
+            }
         }
+        let mut rows = statement.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(map(&SqliteColumns { row, names })?);
+        }
+        Ok(out)
     }
-    let mut rows = statement.raw_query();
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(map(row)?);
-    }
-    Ok(out)
 }
 
 impl Store {
