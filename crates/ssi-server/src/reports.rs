@@ -93,7 +93,7 @@ impl UtcDate {
     /// A valid calendar day, or `None`.
     pub fn from_ymd(year: i64, month: u32, day: u32) -> Option<Self> {
         let month_of_year = Month::new(year, month).ok()?;
-        (1..=month_of_year.len())
+        (1..=month_of_year.day_count())
             .contains(&day)
             .then(|| Self(days_from_civil(year, i64::from(month), i64::from(day))))
     }
@@ -179,7 +179,7 @@ impl Month {
     }
 
     /// Days in the month: 28-31 (Gregorian leap years).
-    pub fn len(self) -> u32 {
+    pub fn day_count(self) -> u32 {
         match self.month {
             2 if is_leap_year(self.year) => 29,
             2 => 28,
@@ -194,7 +194,7 @@ impl Month {
 
     /// The first day of the next month (exclusive end of this one).
     pub fn end_day(self) -> UtcDate {
-        UtcDate(self.first_day().0 + i64::from(self.len()))
+        UtcDate(self.first_day().0 + i64::from(self.day_count()))
     }
 
     /// Every day of the month, in order.
@@ -429,7 +429,7 @@ pub async fn monthly_rows(
         .collect();
     let mut apps = apps;
     apps.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
-    let mut rows = Vec::with_capacity(apps.len() * month.len() as usize);
+    let mut rows = Vec::with_capacity(apps.len() * month.day_count() as usize);
     for date in month.days() {
         for (app_id, app_name) in &apps {
             rows.push(ReportRow {
@@ -845,7 +845,7 @@ mod tests {
         ] {
             assert_eq!(text.parse::<Month>().is_ok(), ok, "{text}");
         }
-        let feb = |year| Month::new(year, 2).unwrap().len();
+        let feb = |year| Month::new(year, 2).unwrap().day_count();
         assert_eq!(
             (feb(2024), feb(2026), feb(2000), feb(2100)),
             (29, 28, 29, 28)

@@ -34,6 +34,19 @@ pub struct MetricEventRow {
     pub received_at: i64,
 }
 
+impl MetricEventRow {
+    /// Adds this (new) event's counts to `deltas`.
+    fn add_to(&self, deltas: &mut DailyDeltas) {
+        add_event(
+            deltas,
+            &self.app_id,
+            &self.event,
+            self.failure_reason.as_deref(),
+            self.occurred_at,
+        );
+    }
+}
+
 /// Inserts one event on a transaction, with its daily aggregate; `false`
 /// when `(source, idempotency_key)` was recorded before.
 pub(crate) async fn insert_metric_event_on(
@@ -58,13 +71,7 @@ pub(crate) async fn insert_metric_event_on(
         return Ok(false);
     }
     let mut deltas = DailyDeltas::new();
-    add_event(
-        &mut deltas,
-        &event.app_id,
-        &event.event,
-        event.failure_reason.as_deref(),
-        event.occurred_at,
-    );
+    event.add_to(&mut deltas);
     add_daily_counts_on(conn, Params::Numbered, &deltas).await?;
     Ok(true)
 }
@@ -150,13 +157,7 @@ impl Store {
                     return Ok(None);
                 }
                 for event in chunk {
-                    add_event(
-                        &mut deltas,
-                        &event.app_id,
-                        &event.event,
-                        event.failure_reason.as_deref(),
-                        event.occurred_at,
-                    );
+                    event.add_to(&mut deltas);
                 }
                 inserted += chunk.len();
                 continue;

@@ -356,42 +356,38 @@ server_test!(
         let (a, b) = (alpha.app_id.as_str(), beta.app_id.as_str());
         let beta_csv = "\"Beta, \"\"the\"\" app\nsecond line\"";
         let apps = [(a, "Alpha"), (b, beta_csv)];
-        let january = expected_csv(
-            "2028-01",
-            &apps,
-            &[
-                format!("2028-01-25,{b},{beta_csv},0,0,0,0,0,0,0,0,0,1"),
-                format!("2028-01-31,{a},Alpha,0,0,1,0,0,0,0,0,0,0"),
-            ],
-        );
-        assert_eq!(
-            csv_of(&server, &alpha.developer_id, "2028-01").await,
-            january
-        );
-        let february = expected_csv(
-            "2028-02",
-            &apps,
-            &[
-                format!("2028-02-01,{a},Alpha,0,0,1,0,0,0,0,0,0,0"),
-                format!("2028-02-23,{a},Alpha,0,0,1,0,0,0,0,0,0,0"),
-                format!("2028-02-28,{b},{beta_csv},0,0,0,0,0,0,0,0,0,2"),
-                format!("2028-02-29,{a},Alpha,1,0,1,6,1,1,2,1,1,0"),
-                format!("2028-02-29,{b},{beta_csv},0,1,0,0,0,0,0,0,0,0"),
-            ],
-        );
-        assert_eq!(
-            csv_of(&server, &alpha.developer_id, "2028-02").await,
-            february
-        );
-        let march = expected_csv(
-            "2028-03",
-            &apps,
-            &[
-                format!("2028-03-01,{a},Alpha,1,0,2,0,0,0,0,0,0,0"),
-                format!("2028-03-01,{b},{beta_csv},0,1,0,0,0,0,0,0,0,0"),
-            ],
-        );
-        assert_eq!(csv_of(&server, &alpha.developer_id, "2028-03").await, march);
+        let months = [
+            (
+                "2028-01",
+                vec![
+                    format!("2028-01-25,{b},{beta_csv},0,0,0,0,0,0,0,0,0,1"),
+                    format!("2028-01-31,{a},Alpha,0,0,1,0,0,0,0,0,0,0"),
+                ],
+            ),
+            (
+                "2028-02",
+                vec![
+                    format!("2028-02-01,{a},Alpha,0,0,1,0,0,0,0,0,0,0"),
+                    format!("2028-02-23,{a},Alpha,0,0,1,0,0,0,0,0,0,0"),
+                    format!("2028-02-28,{b},{beta_csv},0,0,0,0,0,0,0,0,0,2"),
+                    format!("2028-02-29,{a},Alpha,1,0,1,6,1,1,2,1,1,0"),
+                    format!("2028-02-29,{b},{beta_csv},0,1,0,0,0,0,0,0,0,0"),
+                ],
+            ),
+            (
+                "2028-03",
+                vec![
+                    format!("2028-03-01,{a},Alpha,1,0,2,0,0,0,0,0,0,0"),
+                    format!("2028-03-01,{b},{beta_csv},0,1,0,0,0,0,0,0,0,0"),
+                ],
+            ),
+        ];
+        for (month_text, nonzero) in &months {
+            let expected = expected_csv(month_text, &apps, nonzero);
+            let csv = csv_of(&server, &alpha.developer_id, month_text).await;
+            assert_eq!(csv, expected, "{month_text}");
+        }
+        let february = expected_csv("2028-02", &apps, &months[1].1);
         // 29 days of two apps, plus the header.
         assert_eq!(february.lines().count(), 1 + 29 * 2 + 29);
 
@@ -602,7 +598,7 @@ server_test!(
         );
         let records: Vec<csv::StringRecord> =
             reader.records().collect::<Result<_, _>>().expect("records");
-        assert_eq!(records.len(), names.len() * this_month.len() as usize);
+        assert_eq!(records.len(), names.len() * this_month.day_count() as usize);
         for (app, name) in apps.iter().zip(names) {
             let written = records
                 .iter()
@@ -735,7 +731,7 @@ server_test!(
         assert!(!other.contains(&mine.app_id), "{other}");
         assert_eq!(
             other.lines().count(),
-            1 + Month::containing(now).len() as usize
+            1 + Month::containing(now).day_count() as usize
         );
 
         // Developers are found by id or e-mail; others are refused alike.

@@ -17,6 +17,7 @@
 //!    from the raw events.
 
 use std::fmt::Write as _;
+use std::future::Future;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -366,21 +367,56 @@ async fn server_like_pool(backend: Backend, url: &str, connections: usize) -> Re
         .context("connecting to the bench database")
 }
 
-/// The i-th event of a sender: (app index, event, failure reason).
-fn event_kind(i: usize) -> (usize, &'static str, Option<&'static str>) {
-    const REASONS: [&str; 5] = [
-        "UNAUTHORIZED",
-        "BAD_REQUEST",
-        "NOT_FOUND",
-        "FORBIDDEN",
-        "INTERNAL_SERVER_ERROR",
-    ];
-    let (event, reason) = match i % 10 {
-        0..=6 => ("LOGIN_SUCCESS", None),
-        7 => ("MANUAL_SIGNIN_SELECTED", None),
-        _ => ("LOGIN_FAILURE", Some(REASONS[(i / 10) % 5])),
-    };
-    (i % APPS, event, reason)
+/// The i-th event of a sender, at `now_ms`.
+struct SyntheticEvent {
+    /// Index into the fixtures' apps.
+    app: usize,
+    event: &'static str,
+    failure_reason: Option<&'static str>,
+    /// Within the last hour.
+    occurred_at: i64,
+}
+
+impl SyntheticEvent {
+    fn new(i: usize, now_ms: i64) -> Self {
+        const REASONS: [&str; 5] = [
+            "UNAUTHORIZED",
+            "BAD_REQUEST",
+            "NOT_FOUND",
+            "FORBIDDEN",
+            "INTERNAL_SERVER_ERROR",
+        ];
+        let (event, failure_reason) = match i % 10 {
+            0..=6 => ("LOGIN_SUCCESS", None),
+            7 => ("MANUAL_SIGNIN_SELECTED", None),
+            _ => ("LOGIN_FAILURE", Some(REASONS[(i / 10) % 5])),
+        };
+        let back_ms = i64::try_from(i % 3_600).unwrap_or(0) * 997;
+        Self {
+            app: i % APPS,
+            event,
+            failure_reason,
+            occurred_at: now_ms - back_ms,
+        }
+    }
+}
+
+/// Runs `work(worker)` on `workers` tasks, each until `stop_at`, each
+/// returning how many events it stored; (events per second, events).
+async fn run_workers<F, Fut>(workers: usize, duration: Duration, work: F) -> Result<(f64, u64)>
+where
+    F: Fn(usize, Instant) -> Fut,
+    Fut: Future<Output = Result<u64>> + Send + 'static,
+{
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|worker| tokio::spawn(work(worker, started + duration)))
+        .collect();
+    let mut events = 0;
+    for task in tasks {
+        events += task.await.context("a bench worker panicked")??;
+    }
+    Ok((events as f64 / started.elapsed().as_secs_f64(), events))
 }
 
 /// Plain INSERTs of batches equivalent to the device API's for `duration`;
@@ -394,7 +430,7 @@ async fn raw_inserts(
     round: u32,
     duration: Duration,
 ) -> Result<f64> {
-    let columns = [
+    const COLUMNS: [&str; 7] = [
         "source",
         "idempotency_key",
         "app_id",
@@ -403,16 +439,13 @@ async fn raw_inserts(
         "occurred_at",
         "received_at",
     ];
-    let started = Instant::now();
-    let stop_at = started + duration;
-    let mut tasks = Vec::new();
-    for writer in 0..writers {
+    let apps: Arc<Vec<String>> = Arc::new(fixtures.apps.iter().map(|(id, _)| id.clone()).collect());
+    let batch = args.batch;
+    let (rate, _) = run_workers(writers, duration, |writer, stop_at| {
         let pool = pool.clone();
         let (source, _) = fixtures.devices[writer % fixtures.devices.len()].clone();
-        let apps: Vec<String> = fixtures.apps.iter().map(|(id, _)| id.clone()).collect();
-        let batch = args.batch;
-        tasks.push(tokio::spawn(async move {
-            let mut events = 0u64;
+        let apps = apps.clone();
+        async move {
             let mut sequence = 0usize;
             while Instant::now() < stop_at {
                 let now_ms = SystemClock.now_ms();
@@ -420,17 +453,17 @@ async fn raw_inserts(
                 let mut left = batch;
                 while left > 0 {
                     let rows = left.min(RAW_ROWS_PER_INSERT);
-                    let sql = insert_sql(backend, "metric_events", &columns, rows);
+                    let sql = insert_sql(backend, "metric_events", &COLUMNS, rows);
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for _ in 0..rows {
-                        let (app, event, reason) = event_kind(sequence);
+                        let e = SyntheticEvent::new(sequence, now_ms);
                         query = query
                             .bind(source.clone())
                             .bind(format!("raw-{round}-{writer}-{sequence}"))
-                            .bind(apps[app].clone())
-                            .bind(event)
-                            .bind(reason)
-                            .bind(now_ms - (sequence as i64 * 997) % 3_600_000)
+                            .bind(apps[e.app].clone())
+                            .bind(e.event)
+                            .bind(e.failure_reason)
+                            .bind(e.occurred_at)
                             .bind(now_ms);
                         sequence += 1;
                     }
@@ -438,16 +471,12 @@ async fn raw_inserts(
                     left -= rows;
                 }
                 tx.commit().await?;
-                events += batch as u64;
             }
-            Ok::<_, sqlx::Error>(events)
-        }));
-    }
-    let mut events = 0;
-    for task in tasks {
-        events += task.await.context("a raw writer panicked")??;
-    }
-    Ok(events as f64 / started.elapsed().as_secs_f64())
+            Ok(sequence as u64)
+        }
+    })
+    .await?;
+    Ok(rate)
 }
 
 /// Batches through `POST /v1/device/metrics` for `duration`, one sender per
@@ -459,34 +488,32 @@ async fn ingest(
     round: u32,
     duration: Duration,
 ) -> Result<(f64, u64)> {
-    let started = Instant::now();
-    let stop_at = started + duration;
-    let mut tasks = Vec::new();
-    for (sender, (_, bearer)) in fixtures.devices.iter().enumerate() {
-        let mut connection = Connection::open(server.addr).await?;
-        let bearer = bearer.clone();
-        let packages: Vec<String> = fixtures.apps.iter().map(|(_, p)| p.clone()).collect();
-        let batch = args.batch;
-        tasks.push(tokio::spawn(async move {
-            let mut events = 0u64;
+    let packages: Arc<Vec<String>> =
+        Arc::new(fixtures.apps.iter().map(|(_, p)| p.clone()).collect());
+    let batch = args.batch;
+    let addr = server.addr;
+    run_workers(fixtures.devices.len(), duration, |sender, stop_at| {
+        let (_, bearer) = fixtures.devices[sender].clone();
+        let packages = packages.clone();
+        async move {
+            let mut connection = Connection::open(addr).await?;
             let mut sequence = 0usize;
             while Instant::now() < stop_at {
                 let now_ms = SystemClock.now_ms();
                 let mut body = String::with_capacity(batch * 140);
                 body.push_str("{\"events\":[");
                 for i in 0..batch {
-                    let (app, event, reason) = event_kind(sequence);
+                    let e = SyntheticEvent::new(sequence, now_ms);
                     if i > 0 {
                         body.push(',');
                     }
                     let _ = write!(
                         body,
                         "{{\"eventId\":\"b{round}-{sender}-{sequence}\",\"packageId\":\"{}\",\
-                         \"ssiEvent\":\"{event}\",\"timestamp\":{}",
-                        packages[app],
-                        now_ms - (sequence as i64 * 997) % 3_600_000
+                         \"ssiEvent\":\"{}\",\"timestamp\":{}",
+                        packages[e.app], e.event, e.occurred_at
                     );
-                    if let Some(reason) = reason {
+                    if let Some(reason) = e.failure_reason {
                         let _ = write!(body, ",\"failureReason\":\"{reason}\"");
                     }
                     body.push('}');
@@ -508,16 +535,11 @@ async fn ingest(
                     "the device API answered {status}: {}",
                     String::from_utf8_lossy(&response[..response.len().min(300)])
                 );
-                events += batch as u64;
             }
-            Ok::<_, anyhow::Error>(events)
-        }));
-    }
-    let mut events = 0;
-    for task in tasks {
-        events += task.await.context("a sender panicked")??;
-    }
-    Ok((events as f64 / started.elapsed().as_secs_f64(), events))
+            Ok(sequence as u64)
+        }
+    })
+    .await
 }
 
 /// Bulk events of a past month, their aggregates, and the month's report.
@@ -641,7 +663,7 @@ async fn bulk_events(
     }
     app_case.push_str(" END");
     let start_ms = month.first_day().start_ms();
-    let span_ms = i64::from(month.len()) * DAY_MS;
+    let span_ms = i64::from(month.day_count()) * DAY_MS;
     let select = format!(
         "SELECT 'bulk', 'k' || n, {app_case}, \
          CASE WHEN n % 20 = 0 THEN 'ENABLE_SSI' WHEN n % 20 = 1 THEN 'CONSENT_DENIED' \
@@ -713,7 +735,7 @@ fn to_text(args: &IngestBenchArgs, results: &[BackendReport], load: Option<[f64;
                 if r.ingest_to_raw >= TARGET_INGEST_RATIO {
                     "met"
                 } else {
-                    "missed"
+                    "MISSED"
                 }
             ),
         ]);

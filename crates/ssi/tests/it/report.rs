@@ -306,3 +306,50 @@ async fn report_commands_on_sqlite() {
 async fn report_commands_on_postgres() {
     report_commands(Backend::Postgres).await;
 }
+
+/// `ssi bench ingest`: a smoke test that both workloads run against a real
+/// server child process and report positive figures (never a timed
+/// assertion), and that the report counted every bulk event (the bench
+/// checks that itself and fails otherwise).
+#[test]
+fn bench_ingest_measures_ingestion_and_the_report() {
+    let dir = crate::temp_dir();
+    let report = crate::check(
+        dir.path(),
+        crate::case(&[
+            "bench",
+            "ingest",
+            "--backend",
+            "sqlite",
+            "--seconds",
+            "0.6",
+            "--batch",
+            "50",
+            "--report-events",
+            "20000",
+            "--json",
+        ])
+        .stderr_has(&["raw INSERTs", "device API", "with bulk SQL"]),
+    )
+    .json();
+    let backend = &report[0];
+    assert_eq!(backend["backend"], "sqlite", "{report}");
+    for figure in [
+        "raw_events_per_sec",
+        "ingest_events_per_sec",
+        "ingest_to_raw",
+    ] {
+        assert!(
+            backend[figure].as_f64().unwrap() > 0.0,
+            "{figure}: {report}"
+        );
+    }
+    assert_eq!(backend["ingest_rounds"].as_array().unwrap().len(), 3);
+    let figures = &backend["report"];
+    assert_eq!(figures["events"], 20000);
+    assert_eq!(figures["apps"], 10);
+    // Ten apps on every day of the month.
+    let rows = figures["rows"].as_u64().unwrap();
+    assert!([280, 290, 300, 310].contains(&rows), "{rows}");
+    assert!(figures["best_report_ms"].as_f64().unwrap() > 0.0);
+}
