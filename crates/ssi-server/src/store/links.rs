@@ -220,7 +220,7 @@ static CONTEXT_WITH_LINKS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {DEVICE_COLUMNS}, {CONTEXT_COLUMNS}, {LINK_COLUMNS} {CONTEXT_JOINS} \
          LEFT JOIN links l ON l.account_id = a.id AND l.idp_id = i.id AND i.name = $3 \
-         WHERE d.credential_hash = $1 ORDER BY l.created_at, l.id"
+         WHERE d.credential_hash = $1"
     )
 });
 
@@ -287,10 +287,13 @@ impl Store {
         let Some((Some((device, context)), link)) = rows.next() else {
             return Ok(None);
         };
-        let links = link
+        let mut links: Vec<StoredLink> = link
             .into_iter()
             .chain(rows.filter_map(|(_, link)| link))
             .collect();
+        // Sorted here rather than by an ORDER BY, which costs SQLite a
+        // temporary B-tree holding whole link rows (at most 32 of them).
+        links.sort_unstable_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(Some(DeviceApiCall {
             device,
             context,
