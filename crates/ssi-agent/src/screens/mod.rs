@@ -90,6 +90,9 @@ struct Inner {
     shown_version: watch::Sender<u64>,
     pairing: Mutex<Pairing>,
     switch: Mutex<Option<Arc<dyn DeviceSwitch>>>,
+    /// The origin of a device UI shell that shows the screens in a frame
+    /// ([`Screens::with_shell_origin`]).
+    shell_origin: Option<String>,
 }
 
 impl Inner {
@@ -147,8 +150,38 @@ impl Screens {
                 shown_version: watch::Sender::new(0),
                 pairing: Mutex::new(Pairing::default()),
                 switch: Mutex::new(None),
+                shell_origin: None,
             }),
         }
+    }
+
+    /// A queue whose page a device UI shell at `origin` (`http://127.0.0.1:8090`)
+    /// shows inside its own page, as `ssi up`'s TV page does: that origin (and no
+    /// other) may frame it, and the session cookie is named after the screen's port,
+    /// so that one browser can hold the pairings of several devices' screens on one
+    /// host. Call it before anything else (it makes a new queue). The origin must be
+    /// `http://` or `https://`, a host and an optional port, nothing more.
+    pub fn with_shell_origin(timeout: Duration, origin: &str) -> Result<Self, String> {
+        let rest = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .ok_or_else(|| {
+                format!("shell origin {origin:?}: must start with http:// or https://")
+            })?;
+        let is_host_and_port = !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+        if !is_host_and_port {
+            return Err(format!(
+                "shell origin {origin:?}: must be a scheme, a host and an optional port"
+            ));
+        }
+        let mut screens = Self::new(timeout);
+        Arc::get_mut(&mut screens.inner)
+            .expect("a new queue is not shared yet")
+            .shell_origin = Some(origin.to_owned());
+        Ok(screens)
     }
 
     /// The same queue with the device-level SSI switch shown in the device settings

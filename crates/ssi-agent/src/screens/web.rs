@@ -57,7 +57,50 @@ pub(super) fn router(screens: Screens) -> Router {
         .route("/static/screen.js", get(script))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(middleware::from_fn(same_origin_only))
+        .layer(middleware::map_response_with_state(
+            screens.clone(),
+            allow_shell_framing,
+        ))
         .with_state(screens)
+}
+
+/// With a device UI shell ([`Screens::with_shell_origin`]), that origin may frame
+/// the page; nobody else may (`frame-ancestors` names only it).
+async fn allow_shell_framing(State(screens): State<Screens>, mut response: Response) -> Response {
+    let Some(origin) = screens.inner.shell_origin.as_deref() else {
+        return response;
+    };
+    let headers = response.headers_mut();
+    let policy = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|value| value.to_str().ok())
+        .map(|policy| {
+            policy.replace(
+                "frame-ancestors 'none'",
+                &format!("frame-ancestors {origin}"),
+            )
+        });
+    if let Some(value) = policy.and_then(|policy| HeaderValue::from_str(&policy).ok()) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    // X-Frame-Options cannot name an origin; frame-ancestors replaces it.
+    headers.remove(header::X_FRAME_OPTIONS);
+    response
+}
+
+/// The session cookie's name: `ssi_screen`, or with a shell that shows several
+/// devices, `ssi_screen_<port>` (cookies are per host, not per port).
+fn session_cookie_name(screens: &Screens, headers: &HeaderMap) -> String {
+    let port = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .and_then(|host| host.rsplit_once(':'))
+        .map(|(_, port)| port)
+        .filter(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    match (&screens.inner.shell_origin, port) {
+        (Some(_), Some(port)) => format!("{SESSION_COOKIE}_{port}"),
+        _ => SESSION_COOKIE.to_owned(),
+    }
 }
 
 /// 1. `Host` names the loopback (a rebound DNS name carries its own name);
@@ -124,13 +167,14 @@ fn loopback_host(headers: &HeaderMap) -> Option<String> {
 }
 
 fn session(screens: &Screens, headers: &HeaderMap) -> Option<Session> {
+    let cookie_name = session_cookie_name(screens, headers);
     let cookie = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == cookie_name)
         .map(|(_, value)| value.to_owned())?;
     screens.inner.pairing().session(&cookie)
 }
@@ -362,6 +406,7 @@ struct PairQuery {
 
 async fn pair(
     State(screens): State<Screens>,
+    headers: HeaderMap,
     query: Result<Query<PairQuery>, QueryRejection>,
 ) -> Response {
     let redeemed = query
@@ -378,7 +423,8 @@ async fn pair(
     };
     tracing::info!("screen client paired");
     let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=315360000",
+        "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=315360000",
+        session_cookie_name(&screens, &headers),
         session.cookie
     );
     let mut response = Redirect::to("/").into_response();

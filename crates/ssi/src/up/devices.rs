@@ -75,6 +75,7 @@ pub async fn start(
     server: &str,
     account: &AccountSession,
     backend_url: &str,
+    tv_origin: &str,
 ) -> Result<Device> {
     let name = DEVICE_NAMES[number - 1];
     create_data_dir(dirs.data)?;
@@ -98,7 +99,9 @@ pub async fn start(
         .await?;
     let server_client =
         ServerClient::new(&credential, config.server_timeout()).map_err(|e| anyhow!(e))?;
-    let screens = Screens::new(config.screen_timeout())
+    // The TV page shows the screens in a frame, as a device's UI shell would.
+    let screens = Screens::with_shell_origin(config.screen_timeout(), tv_origin)
+        .map_err(|e| anyhow!(e))?
         .with_device_switch(Arc::new(ServerDeviceSwitch::new(server_client.clone())));
     let listener = TcpListener::bind(config.screen_listen)
         .await

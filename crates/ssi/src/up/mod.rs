@@ -229,6 +229,9 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         .context("setting up the sample app")?;
     let (backend, partner) = start_partner(&data_dir.join("partner"), &base, &app.jwks_url).await?;
     let partner_url = format!("http://{}", partner.addr);
+    // Bound before the devices start: their screens let only this origin frame them.
+    let tv_listener = bind(args.tv_listen, "TV page").await?;
+    let tv_origin = format!("http://{}", tv_listener.local_addr()?);
 
     // The app sockets live in a short temporary directory: a socket path has
     // at most 107 bytes, and the sockets are remade on every start anyway.
@@ -243,7 +246,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
             data: &data,
             run: run_dir.path().join(format!("device-{number}")),
         };
-        let device = devices::start(number, dirs, &base, &account, &partner_url)
+        let device = devices::start(number, dirs, &base, &account, &partner_url, &tv_origin)
             .await
             .with_context(|| format!("starting device {number}"))?;
         devices.push(device);
@@ -273,7 +276,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         })
         .collect();
     let tv_router = tv::router(tv_devices, links.clone(), backend.clone())?;
-    let tv = serve_router(bind(args.tv_listen, "TV page").await?, tv_router)?;
+    let tv = serve_router(tv_listener, tv_router)?;
 
     print_ready(&data_dir, &format!("http://{}/", tv.addr), &links)?;
 

@@ -12,6 +12,7 @@ mod js_sdk;
 mod keygen;
 mod report;
 mod server;
+mod up;
 mod vectors;
 
 use std::io::Write;

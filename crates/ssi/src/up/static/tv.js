@@ -86,13 +86,6 @@ async function followBackend() {
   }
 }
 
-function scaleScreens() {
-  for (const tv of document.querySelectorAll(".tv")) {
-    const width = tv.clientWidth || $("tvs").clientWidth;
-    tv.style.setProperty("--scale", String(width / 1280));
-  }
-}
-
 function buildTv(device) {
   const tab = element("button", {
     id: "device-" + device.number, role: "tab", type: "button", "data-device": String(device.number),
@@ -135,8 +128,6 @@ async function start() {
   for (const device of tv.devices) { buildTv(device); }
   const fromHash = Number((location.hash.match(/^#device-(\d+)$/) || [])[1]);
   select(tv.devices.some((d) => d.number === fromHash) ? fromHash : 1);
-  scaleScreens();
-  window.addEventListener("resize", scaleScreens);
   for (const device of tv.devices) { followApp(device); }
   followBackend();
 }
