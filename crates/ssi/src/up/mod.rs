@@ -278,7 +278,12 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     let tv_router = tv::router(tv_devices, links.clone(), backend.clone())?;
     let tv = serve_router(tv_listener, tv_router)?;
 
-    print_ready(&data_dir, &format!("http://{}/", tv.addr), &links)?;
+    print_ready(
+        &data_dir,
+        &format!("http://{}/", tv.addr),
+        &links,
+        run_dir.path(),
+    )?;
 
     let name = signals.next().await;
     info!(signal = name, "shutting down");
@@ -298,7 +303,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
 }
 
 /// What a newcomer needs, on stdout (tests read the `label: URL` lines).
-fn print_ready(data_dir: &Path, tv: &str, links: &tv::TvLinks) -> Result<()> {
+fn print_ready(data_dir: &Path, tv: &str, links: &tv::TvLinks, run_dir: &Path) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -317,6 +322,11 @@ fn print_ready(data_dir: &Path, tv: &str, links: &tv::TvLinks) -> Result<()> {
         links.email, links.password
     )?;
     writeln!(out, "  sample app users: {}", links.users.join(", "))?;
+    writeln!(
+        out,
+        "  app sockets (SSI_AGENT_RUN_DIR of each device): {}",
+        run_dir.join("device-N").display()
+    )?;
     writeln!(out)?;
     writeln!(
         out,
