@@ -56,7 +56,10 @@ async fn main() {
                 })
                 .map(|t| t.token)
                 .unwrap_or_default();
-            println!("selected {link_id}: send its SSI token ({} bytes) to the backend", token.len());
+            println!(
+                "selected {link_id}: send its SSI token ({} bytes) to the backend",
+                token.len()
+            );
             // Once the backend signed the user in:
             let now_ms = std::time::UNIX_EPOCH
                 .elapsed()

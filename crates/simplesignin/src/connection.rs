@@ -22,13 +22,17 @@ type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CallError {
     /// Nothing listens at the path.
-    #[error("no Simple Sign-In agent at {path} ({reason}); is the agent running and the app installed?")]
+    #[error(
+        "no Simple Sign-In agent at {path} ({reason}); is the agent running and the app installed?"
+    )]
     NoAgent { path: String, reason: String },
     /// The agent closed the connection before answering.
     #[error("the Simple Sign-In agent closed the connection before answering; retry")]
     Closed,
     /// The request line would be over the protocol's limit.
-    #[error("the request is {len} bytes, over the limit of {MAX_MESSAGE_BYTES} bytes of one message")]
+    #[error(
+        "the request is {len} bytes, over the limit of {MAX_MESSAGE_BYTES} bytes of one message"
+    )]
     TooLarge { len: usize },
 }
 

@@ -28,16 +28,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use ssi_proto::app_socket::AppMethod;
 pub use ssi_proto::app_socket::{
     DEFAULT_RUN_DIR, PACKAGE_ID_ENV, PROTOCOL_VERSION, RUN_DIR_ENV, SOCKET_ENV,
 };
-use ssi_proto::app_socket::AppMethod;
 pub use ssi_proto::{
     FailureReason, GetUserAndLinksRequest, GetUserAndLinksResponse, LINK_TOKEN_SCHEMA, Link,
     LinkAccountSuccessCode, LinkUserAccountRequest, LinkUserAccountResponse, LoginNameValue,
     RecordMetricsEventResponse, RequestStatus, SSI_TOKEN_SCHEMA, ShowLoginSelectionRequest,
-    ShowLoginSelectionResponse, SsiEvent, SsiEventRequest, Token, UserSelection,
-    ValidationError,
+    ShowLoginSelectionResponse, SsiEvent, SsiEventRequest, Token, UserSelection, ValidationError,
 };
 
 use crate::connection::{CallError, Connection};
@@ -124,7 +123,10 @@ impl SimpleSignIn {
 
     /// `getUserAndLinks(identityProviderName)`: the platform user's directed id and
     /// the active links for the IDP, each with a fresh SSI token.
-    pub async fn get_user_and_links(&self, identity_provider_name: &str) -> GetUserAndLinksResponse {
+    pub async fn get_user_and_links(
+        &self,
+        identity_provider_name: &str,
+    ) -> GetUserAndLinksResponse {
         let request = GetUserAndLinksRequest {
             identity_provider_name: identity_provider_name.to_owned(),
         };
@@ -155,13 +157,21 @@ impl SimpleSignIn {
 
     /// `recordMetricEvent(request)`: records a sign-in event for the developer's
     /// reports (answered at once; delivered by the agent).
-    pub async fn record_metric_event(&self, request: &SsiEventRequest) -> RecordMetricsEventResponse {
+    pub async fn record_metric_event(
+        &self,
+        request: &SsiEventRequest,
+    ) -> RecordMetricsEventResponse {
         let check = request.validate((self.now_ms)());
         self.call(AppMethod::RecordMetricEvent, request, check)
             .await
     }
 
-    async fn call<P, R>(&self, method: AppMethod, params: &P, check: Result<(), ValidationError>) -> R
+    async fn call<P, R>(
+        &self,
+        method: AppMethod,
+        params: &P,
+        check: Result<(), ValidationError>,
+    ) -> R
     where
         P: Serialize + ?Sized,
         R: DeserializeOwned + FromStatus,
@@ -176,7 +186,10 @@ impl SimpleSignIn {
                 Ok(response) => response,
                 Err(e) => R::from_status(
                     RequestStatus::Failure,
-                    format!("the agent's answer to {} is unreadable ({e})", method.as_str()),
+                    format!(
+                        "the agent's answer to {} is unreadable ({e})",
+                        method.as_str()
+                    ),
                 ),
             },
             Err(e @ CallError::NoAgent { .. }) | Err(e @ CallError::Closed) => {
@@ -224,19 +237,39 @@ mod tests {
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |name| vars.get(name).cloned()
     }
 
+    /// Environment variables given, and where discovery should lead.
+    type DiscoveryCase<'a> = (&'a [(&'a str, &'a str)], Result<&'a str, DiscoveryError>);
+
     #[test]
     fn discovery_order() {
-        let cases: &[(&[(&str, &str)], Result<&str, DiscoveryError>)] = &[
-            (&[("SSI_APP_SOCKET", "/x.sock"), ("SSI_PACKAGE_ID", "a.b")], Ok("/x.sock")),
-            (&[("SSI_PACKAGE_ID", "a.b")], Ok("/run/ssi-agent/apps/a.b.sock")),
-            (&[("SSI_PACKAGE_ID", "a.b"), ("SSI_AGENT_RUN_DIR", "/r")], Ok("/r/apps/a.b.sock")),
-            (&[("SSI_APP_SOCKET", ""), ("SSI_PACKAGE_ID", "a.b")], Ok("/run/ssi-agent/apps/a.b.sock")),
-            (&[("SSI_AGENT_RUN_DIR", "/r")], Err(DiscoveryError::NotConfigured)),
+        let cases: &[DiscoveryCase] = &[
+            (
+                &[("SSI_APP_SOCKET", "/x.sock"), ("SSI_PACKAGE_ID", "a.b")],
+                Ok("/x.sock"),
+            ),
+            (
+                &[("SSI_PACKAGE_ID", "a.b")],
+                Ok("/run/ssi-agent/apps/a.b.sock"),
+            ),
+            (
+                &[("SSI_PACKAGE_ID", "a.b"), ("SSI_AGENT_RUN_DIR", "/r")],
+                Ok("/r/apps/a.b.sock"),
+            ),
+            (
+                &[("SSI_APP_SOCKET", ""), ("SSI_PACKAGE_ID", "a.b")],
+                Ok("/run/ssi-agent/apps/a.b.sock"),
+            ),
+            (
+                &[("SSI_AGENT_RUN_DIR", "/r")],
+                Err(DiscoveryError::NotConfigured),
+            ),
         ];
         for (vars, expected) in cases {
             let found = discover_socket(env(vars));
@@ -248,12 +281,20 @@ mod tests {
     async fn bad_requests_never_leave_the_app() {
         // No agent at this path: a request that got as far as the socket would
         // answer RETRYABLE_FAILURE, not FAILURE.
-        let ssi = SimpleSignIn::with_socket("/nonexistent/ssi.sock").with_clock(|| 1_000_000_000_000);
+        let ssi =
+            SimpleSignIn::with_socket("/nonexistent/ssi.sock").with_clock(|| 1_000_000_000_000);
         let r = ssi.get_user_and_links("bad idp").await;
         assert_eq!(r.request_status, RequestStatus::Failure);
-        assert!(r.message.unwrap().starts_with("identityProviderName: must be 1-64 characters"));
+        assert!(
+            r.message
+                .unwrap()
+                .starts_with("identityProviderName: must be 1-64 characters")
+        );
         let r = ssi.show_login_selection(&[]).await;
-        assert_eq!(r.message.as_deref(), Some("loginNames: must have 1-32 entries (got 0 entries)"));
+        assert_eq!(
+            r.message.as_deref(),
+            Some("loginNames: must have 1-32 entries (got 0 entries)")
+        );
         let r = ssi
             .record_metric_event(&SsiEventRequest {
                 ssi_event: SsiEvent::LoginFailure,

@@ -110,9 +110,7 @@ impl ClassifyName for serde_json::Error {
     fn classify_name(&self) -> &'static str {
         match self.classify() {
             serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "not JSON"
-            }
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "not JSON",
             serde_json::error::Category::Data => "wrong fields",
         }
     }

@@ -11,9 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use ssi_proto::app_socket::AppMethod;
 use ssi_proto::device::{
-    AppIdpRequest, AppSettingsResponse, ConsentDeniedRequest, CreateLinkRequest,
-    DeviceMetricEvent, LinkLookupRequest, LinkLookupResponse, LinkPrecheckRequest,
-    LinkTokenResponse, StatusResponse,
+    AppIdpRequest, AppSettingsResponse, ConsentDeniedRequest, CreateLinkRequest, DeviceMetricEvent,
+    LinkLookupRequest, LinkLookupResponse, LinkPrecheckRequest, LinkTokenResponse, StatusResponse,
 };
 use ssi_proto::{
     GetUserAndLinksRequest, GetUserAndLinksResponse, LinkAccountSuccessCode,
@@ -230,8 +229,8 @@ impl Agent {
                 ),
             ));
         }
-        let request = parse_params::<Req>(params)
-            .map_err(|message| (RequestStatus::Failure, message))?;
+        let request =
+            parse_params::<Req>(params).map_err(|message| (RequestStatus::Failure, message))?;
         request
             .validate_at(self.now_ms())
             .map_err(|e| (RequestStatus::Failure, e.to_string()))?;
@@ -290,10 +289,11 @@ impl Agent {
             identity_provider_name: request.identity_provider_name.clone(),
             partner_user_id: request.partner_user_id.clone(),
         };
-        let found: LinkLookupResponse = match self.server.post("/v1/device/links/lookup", &lookup).await {
-            Ok(found) => found,
-            Err(e) => return server_failure(package_id, e),
-        };
+        let found: LinkLookupResponse =
+            match self.server.post("/v1/device/links/lookup", &lookup).await {
+                Ok(found) => found,
+                Err(e) => return server_failure(package_id, e),
+            };
         match (found.request_status, found.link_id) {
             (RequestStatus::Successful, Some(link_id)) => {
                 return LinkUserAccountResponse::linked(
@@ -366,8 +366,8 @@ impl Agent {
         request: &LinkUserAccountRequest,
     ) -> Result<(), crate::store::StoreError> {
         let now_ms = self.now_ms();
-        let cooldown_ms =
-            i64::try_from(self.config.consent_cooldown_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let cooldown_ms = i64::try_from(self.config.consent_cooldown_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX);
         let event_id = new_event_id(self.rng());
         let report = ConsentDeniedRequest {
             package_id: package_id.to_owned(),
@@ -610,7 +610,10 @@ fn parse_params<T: DeserializeOwned>(params: Value) -> Result<T, String> {
             let dot = if field.starts_with('[') { "" } else { "." };
             format!("params{dot}{field}: {}", without_position(&detail))
         }
-        ssi_proto::ProtoError::Json { field: None, detail } => {
+        ssi_proto::ProtoError::Json {
+            field: None,
+            detail,
+        } => {
             format!("params: {}", without_position(&detail))
         }
         other => format!("params: {other}"),

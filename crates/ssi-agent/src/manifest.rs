@@ -148,13 +148,14 @@ pub fn parse_manifest(text: &str, package_id: &str) -> Result<Privileges, Manife
             message: format!("must be an array of tables ([[wants.{kind}]])"),
         })?;
         for (i, entry) in entries.iter().enumerate() {
-            let id = entry
-                .get("id")
-                .and_then(|id| id.as_str())
-                .ok_or_else(|| ManifestError::Shape {
-                    field: format!("wants.{kind}[{i}].id"),
-                    message: "must be a string".into(),
-                })?;
+            let id =
+                entry
+                    .get("id")
+                    .and_then(|id| id.as_str())
+                    .ok_or_else(|| ManifestError::Shape {
+                        field: format!("wants.{kind}[{i}].id"),
+                        message: "must be a string".into(),
+                    })?;
             if let Some(privilege) = Privilege::ALL
                 .into_iter()
                 .find(|p| p.table() == kind && p.id() == id)
@@ -208,8 +209,14 @@ id = "com.example.other"
     fn bad_manifests_name_the_problem() {
         let cases = [
             ("wants = 3", "manifest: wants: must be a table"),
-            ("[wants]\nservice = 1", "wants.service: must be an array of tables"),
-            ("[[wants.module]]\nid = 1", "wants.module[0].id: must be a string"),
+            (
+                "[wants]\nservice = 1",
+                "wants.service: must be an array of tables",
+            ),
+            (
+                "[[wants.module]]\nid = 1",
+                "wants.module[0].id: must be a string",
+            ),
             ("[package]\nid = \"x.y\"", "package.id is \"x.y\""),
             ("[[wants", "manifest is not TOML"),
         ];

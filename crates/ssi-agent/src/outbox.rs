@@ -13,8 +13,8 @@ use ssi_proto::device::{DeviceMetricEvent, MetricsBatch, MetricsBatchResponse, S
 use tokio::sync::watch;
 
 use crate::flows::Agent;
-use crate::socket::until_stopped;
 use crate::server::ServerError;
+use crate::socket::until_stopped;
 use crate::store::{OutboxKind, StoreError};
 
 /// Consent denials sent per round.

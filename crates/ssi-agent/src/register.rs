@@ -129,13 +129,15 @@ impl Registration {
             .map_err(|e| RegisterError::Server(describe(&e)))?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| {
-                RegisterError::Server(format!("the device authorization answer is unreadable: {e}"))
+                RegisterError::Server(format!(
+                    "the device authorization answer is unreadable: {e}"
+                ))
             });
         }
         Err(oauth_error(status, &bytes))
     }
 
-    /// 2. Section 3.4-3.5: polls until the owner decided or the codes expired;
+    /// Step 2 (RFC 8628 sections 3.4-3.5): polls until the owner decided or the codes expired;
     /// `on_event` hears of each wait. Returns the credential, confirmed with
     /// `GET /v1/device/whoami`.
     pub async fn poll(
@@ -202,8 +204,8 @@ impl Registration {
             credential,
             device_id: None,
         };
-        let client = ServerClient::new(&stored, Duration::from_secs(30))
-            .map_err(RegisterError::Server)?;
+        let client =
+            ServerClient::new(&stored, Duration::from_secs(30)).map_err(RegisterError::Server)?;
         let me: DeviceInfo = client
             .get("/v1/device/whoami")
             .await

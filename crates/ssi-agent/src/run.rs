@@ -12,8 +12,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::flows::Agent;
-use crate::socket::until_stopped;
 use crate::outbox::run_outbox;
+use crate::socket::until_stopped;
 use crate::socket::{InFlight, bind_app_socket, prepare_run_dir, serve_app};
 use crate::store::{InstalledApp, StoreError};
 
@@ -98,7 +98,10 @@ pub async fn run(
             }
         }
     }
-    tracing::info!(requests = in_flight.count(), "shutting down: finishing the requests in flight");
+    tracing::info!(
+        requests = in_flight.count(),
+        "shutting down: finishing the requests in flight"
+    );
     for (_, socket) in sockets.drain() {
         socket.close();
     }
@@ -108,7 +111,10 @@ pub async fn run(
         .await
         .is_err()
     {
-        tracing::warn!(requests = in_flight.count(), "requests still running after the grace period");
+        tracing::warn!(
+            requests = in_flight.count(),
+            "requests still running after the grace period"
+        );
     }
     let _ = stop_tx.send(true);
     let _ = outbox.await;

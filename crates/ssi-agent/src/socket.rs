@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
+use ssi_proto::RequestStatus;
 use ssi_proto::app_socket::{
     AppMethod, AppResponseEnvelope, EnvelopeError, PROTOCOL_VERSION, validate_request_id,
 };
-use ssi_proto::RequestStatus;
 use ssi_proto::limits::MAX_MESSAGE_BYTES;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -202,7 +202,10 @@ impl Drop for InFlightGuard {
 /// Creates `<run dir>/apps/<package id>.sock` for `app`: bound in a private
 /// staging directory, made 0600 and owned by the app's uid, then renamed into
 /// place, so the socket is never reachable with looser permissions.
-pub fn bind_app_socket(run_dir: &Path, app: &InstalledApp) -> std::io::Result<(UnixListener, PathBuf)> {
+pub fn bind_app_socket(
+    run_dir: &Path,
+    app: &InstalledApp,
+) -> std::io::Result<(UnixListener, PathBuf)> {
     use std::os::unix::fs::PermissionsExt;
     let staging = run_dir.join(".staging");
     let staged = staging.join(format!("{}.sock", app.package_id));
@@ -407,7 +410,10 @@ mod tests {
         match parse_request_line(line.as_bytes()) {
             ParsedLine::Refused(response) => (
                 response.id,
-                response.result["requestStatus"].as_str().unwrap().to_owned(),
+                response.result["requestStatus"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
                 response.result["message"].as_str().unwrap().to_owned(),
             ),
             other => panic!("{line}: not refused: {other:?}"),
@@ -419,13 +425,48 @@ mod tests {
         let cases: &[(&str, Option<&str>, &str, &str)] = &[
             ("garbage", None, "FAILURE", "the line is not JSON"),
             ("[1,2]", None, "FAILURE", "must be a JSON object"),
-            (r#"{"protocol":2,"id":"a","method":"x"}"#, Some("a"), "NOT_SUPPORTED", "version 1 (got 2)"),
-            (r#"{"protocol":"1","id":"a b"}"#, None, "NOT_SUPPORTED", "got \"1\""),
-            (r#"{"protocol":1,"id":"a","method":"getUserAndLinks"}"#, None, "FAILURE", "params: required"),
-            (r#"{"protocol":1,"id":"a b","method":"m","params":{}}"#, None, "FAILURE", "id: must be 1-64"),
-            (r#"{"protocol":1,"id":7,"method":"m","params":{}}"#, None, "FAILURE", "id: must be a string"),
-            (r#"{"protocol":1,"id":"r1","method":"deleteEverything","params":{}}"#, Some("r1"), "FAILURE", "unknown method \"deleteEverything\""),
-            (r#"{"protocol":1,"id":"r1","method":3,"params":{}}"#, Some("r1"), "FAILURE", "method: must be a string"),
+            (
+                r#"{"protocol":2,"id":"a","method":"x"}"#,
+                Some("a"),
+                "NOT_SUPPORTED",
+                "version 1 (got 2)",
+            ),
+            (
+                r#"{"protocol":"1","id":"a b"}"#,
+                None,
+                "NOT_SUPPORTED",
+                "got \"1\"",
+            ),
+            (
+                r#"{"protocol":1,"id":"a","method":"getUserAndLinks"}"#,
+                None,
+                "FAILURE",
+                "params: required",
+            ),
+            (
+                r#"{"protocol":1,"id":"a b","method":"m","params":{}}"#,
+                None,
+                "FAILURE",
+                "id: must be 1-64",
+            ),
+            (
+                r#"{"protocol":1,"id":7,"method":"m","params":{}}"#,
+                None,
+                "FAILURE",
+                "id: must be a string",
+            ),
+            (
+                r#"{"protocol":1,"id":"r1","method":"deleteEverything","params":{}}"#,
+                Some("r1"),
+                "FAILURE",
+                "unknown method \"deleteEverything\"",
+            ),
+            (
+                r#"{"protocol":1,"id":"r1","method":3,"params":{}}"#,
+                Some("r1"),
+                "FAILURE",
+                "method: must be a string",
+            ),
         ];
         for (line, id, status, message) in cases {
             let (got_id, got_status, got_message) = refused(line);

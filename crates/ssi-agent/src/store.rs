@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::manifest::Privileges;
 
@@ -261,11 +263,12 @@ impl AgentStore {
         kind: OutboxKind,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let rows = sqlx::query("SELECT seq, body FROM outbox WHERE kind = $1 ORDER BY seq LIMIT $2")
-            .bind(kind.as_str())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT seq, body FROM outbox WHERE kind = $1 ORDER BY seq LIMIT $2")
+                .bind(kind.as_str())
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|row| {
                 Ok(OutboxItem {
