@@ -137,9 +137,8 @@ fn env_name(setting: &str) -> String {
 
 /// A setting's text from the environment as the TOML value it stands for.
 fn env_value(setting: &str, text: &str) -> toml::Value {
-    let is_number = setting.ends_with("_secs")
-        || setting.ends_with("_ms")
-        || setting.ends_with("_size");
+    let is_number =
+        setting.ends_with("_secs") || setting.ends_with("_ms") || setting.ends_with("_size");
     match text.trim().parse::<i64>() {
         Ok(n) if is_number => toml::Value::Integer(n),
         _ => toml::Value::String(text.to_owned()),
@@ -178,7 +177,10 @@ fn load_config(
         let name = env_name(setting);
         if let Some(text) = env(&name) {
             let value = env_value(setting, &text);
-            layer_error(&name, &toml::Table::from_iter([(setting.to_owned(), value.clone())]))?;
+            layer_error(
+                &name,
+                &toml::Table::from_iter([(setting.to_owned(), value.clone())]),
+            )?;
             table.insert(setting.to_owned(), value);
         }
     }
@@ -191,7 +193,9 @@ fn load_config(
     let config: AgentConfig = toml::Value::Table(table)
         .try_into()
         .map_err(|e| anyhow!("configuration: {}", e.message().trim()))?;
-    config.validate().map_err(|e| anyhow!("configuration: {e}"))?;
+    config
+        .validate()
+        .map_err(|e| anyhow!("configuration: {e}"))?;
     Ok((config, file))
 }
 
@@ -223,11 +227,8 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
                 }
             }
             let (config, file) = load_config(&args.config, &flags, &env)?;
-            let log = LogSettings::resolve(
-                run_args.log_format,
-                run_args.log_filter.as_deref(),
-                &env,
-            )?;
+            let log =
+                LogSettings::resolve(run_args.log_format, run_args.log_filter.as_deref(), &env)?;
             if run_args.check_config {
                 println!("configuration is valid");
                 match &file {
@@ -347,9 +348,14 @@ async fn register(data_dir: &Path, server: &str, device_name: &str) -> Result<Ex
         .poll(&authorization, |event| match event {
             PollEvent::Pending => {}
             PollEvent::SlowDown(interval) => {
-                eprintln!("ssi: the server asked to poll every {} s", interval.as_secs());
+                eprintln!(
+                    "ssi: the server asked to poll every {} s",
+                    interval.as_secs()
+                );
             }
-            PollEvent::Unreachable(why) => eprintln!("ssi: the server did not answer ({why}); still waiting"),
+            PollEvent::Unreachable(why) => {
+                eprintln!("ssi: the server did not answer ({why}); still waiting")
+            }
         })
         .await?;
     let path = credential.save(data_dir)?;
@@ -391,7 +397,11 @@ async fn serve(config: AgentConfig) -> Result<ExitCode> {
     let ready = move || {
         // Scripts and tests read these lines.
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "screens on http://{screen_addr} (pairing link in {})", pairing.display());
+        let _ = writeln!(
+            stdout,
+            "screens on http://{screen_addr} (pairing link in {})",
+            pairing.display()
+        );
         let _ = writeln!(stdout, "app sockets in {}", run_dir.join("apps").display());
         let _ = stdout.flush();
     };
@@ -417,9 +427,15 @@ mod tests {
 
     use super::*;
 
-    fn load_with(args: &AgentConfigArgs, flags: &[(&str, toml::Value)], vars: &[(&str, &str)]) -> Result<AgentConfig> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    fn load_with(
+        args: &AgentConfigArgs,
+        flags: &[(&str, toml::Value)],
+        vars: &[(&str, &str)],
+    ) -> Result<AgentConfig> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         load_config(args, flags, &|name| vars.get(name).cloned()).map(|(c, _)| c)
     }
 
@@ -427,7 +443,11 @@ mod tests {
     fn flags_over_env_over_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("agent.toml");
-        std::fs::write(&file, "screen_timeout_secs = 60\nconsent_cooldown_secs = 5\n").unwrap();
+        std::fs::write(
+            &file,
+            "screen_timeout_secs = 60\nconsent_cooldown_secs = 5\n",
+        )
+        .unwrap();
         let args = AgentConfigArgs {
             config: Some(file),
             data_dir: None,
@@ -435,7 +455,10 @@ mod tests {
         let config = load_with(&args, &[], &[("SSI_AGENT_CONSENT_COOLDOWN_SECS", "7")]).unwrap();
         assert_eq!(config.screen_timeout_secs, 60);
         assert_eq!(config.consent_cooldown_secs, 7);
-        assert_eq!(config.server_timeout_ms, AgentConfig::default().server_timeout_ms);
+        assert_eq!(
+            config.server_timeout_ms,
+            AgentConfig::default().server_timeout_ms
+        );
         let flags = [("consent_cooldown_secs", toml::Value::Integer(9))];
         let config = load_with(&args, &flags, &[("SSI_AGENT_CONSENT_COOLDOWN_SECS", "7")]).unwrap();
         assert_eq!(config.consent_cooldown_secs, 9);
@@ -445,9 +468,18 @@ mod tests {
     fn bad_values_name_their_source() {
         let args = AgentConfigArgs::default();
         let cases = [
-            (vec![("SSI_AGENT_SCREEN_TIMEOUT_SECS", "soon")], "SSI_AGENT_SCREEN_TIMEOUT_SECS: "),
-            (vec![("SSI_AGENT_SCREEN_LISTEN", "localhost")], "SSI_AGENT_SCREEN_LISTEN: "),
-            (vec![("SSI_AGENT_OUTBOX_BATCH_SIZE", "501")], "outbox_batch_size: must be 1-500"),
+            (
+                vec![("SSI_AGENT_SCREEN_TIMEOUT_SECS", "soon")],
+                "SSI_AGENT_SCREEN_TIMEOUT_SECS: ",
+            ),
+            (
+                vec![("SSI_AGENT_SCREEN_LISTEN", "localhost")],
+                "SSI_AGENT_SCREEN_LISTEN: ",
+            ),
+            (
+                vec![("SSI_AGENT_OUTBOX_BATCH_SIZE", "501")],
+                "outbox_batch_size: must be 1-500",
+            ),
         ];
         for (vars, expected) in cases {
             let error = load_with(&args, &[], &vars).unwrap_err().to_string();
@@ -461,6 +493,9 @@ mod tests {
             data_dir: None,
         };
         let error = load_with(&args, &[], &[]).unwrap_err().to_string();
-        assert!(error.contains("config file") && error.contains("screen_timout_secs"), "{error}");
+        assert!(
+            error.contains("config file") && error.contains("screen_timout_secs"),
+            "{error}"
+        );
     }
 }

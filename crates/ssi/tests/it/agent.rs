@@ -44,7 +44,10 @@ fn start_agent(data: &Path, run: &Path) -> Child {
             "--screen-listen",
             "127.0.0.1:0",
         ],
-        &[("SSI_AGENT_OUTBOX_RETRY_MIN_MS", "100"), ("SSI_AGENT_OUTBOX_RETRY_MAX_MS", "300")],
+        &[
+            ("SSI_AGENT_OUTBOX_RETRY_MIN_MS", "100"),
+            ("SSI_AGENT_OUTBOX_RETRY_MAX_MS", "300"),
+        ],
     )
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
@@ -83,13 +86,32 @@ async fn queued_events_survive_kill_9_and_arrive_exactly_once() {
     .unwrap();
     let d = data.path().to_str().unwrap();
     let installed = run_ssi(
-        &["agent", "install", "--data-dir", d, "--package-id", APP, "--manifest", manifest.to_str().unwrap()],
+        &[
+            "agent",
+            "install",
+            "--data-dir",
+            d,
+            "--package-id",
+            APP,
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
         &[],
         "",
     );
-    assert!(installed.ok().contains("installed com.example.kill"), "{}", installed.context());
+    assert!(
+        installed.ok().contains("installed com.example.kill"),
+        "{}",
+        installed.context()
+    );
     let listed = run_ssi(&["agent", "list", "--data-dir", d], &[], "");
-    assert!(listed.ok().contains("com.example.kill\tuid -\t/com.amazon.dms.ssi@ISimpleSignIn com.amazon.dms.ssi.service"), "{}", listed.context());
+    assert!(
+        listed.ok().contains(
+            "com.example.kill\tuid -\t/com.amazon.dms.ssi@ISimpleSignIn com.amazon.dms.ssi.service"
+        ),
+        "{}",
+        listed.context()
+    );
     // The server is down while the app records its events.
     server.stop().await;
     let mut agent = start_agent(data.path(), run.path());
@@ -97,7 +119,10 @@ async fn queued_events_survive_kill_9_and_arrive_exactly_once() {
     let mut client = RawClient::connect(&socket).await.unwrap();
     for i in 0..10 {
         let r = client
-            .call("recordMetricEvent", json!({"ssiEvent": "LOGIN_SUCCESS", "timestamp": wall_ms() - i}))
+            .call(
+                "recordMetricEvent",
+                json!({"ssiEvent": "LOGIN_SUCCESS", "timestamp": wall_ms() - i}),
+            )
             .await;
         assert_eq!(r["requestStatus"], "SUCCESSFUL", "{r}");
     }
@@ -119,7 +144,9 @@ async fn queued_events_survive_kill_9_and_arrive_exactly_once() {
     assert!(status.success());
     assert!(agent.wait().unwrap().success());
     assert!(!socket.exists());
-    let store = ssi_agent::store::AgentStore::open(data.path()).await.unwrap();
+    let store = ssi_agent::store::AgentStore::open(data.path())
+        .await
+        .unwrap();
     assert_eq!(store.count_outbox().await.unwrap(), 0);
     assert_eq!(server.count_events("source = $1", &device_id).await, 10);
 }
@@ -130,7 +157,16 @@ async fn register_shows_the_code_and_stores_the_credential_0600() {
     let account = server.account().await;
     let data = temp_dir();
     let mut child = ssi_command(
-        &["agent", "register", "--server", &server.base(), "--data-dir", data.path().to_str().unwrap(), "--device-name", "Kitchen TV"],
+        &[
+            "agent",
+            "register",
+            "--server",
+            &server.base(),
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--device-name",
+            "Kitchen TV",
+        ],
         &[],
     )
     .stdin(Stdio::null())
@@ -141,7 +177,10 @@ async fn register_shows_the_code_and_stores_the_credential_0600() {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
-    assert!(first.contains(&format!("open {}/device", server.base())), "{first}");
+    assert!(
+        first.contains(&format!("open {}/device", server.base())),
+        "{first}"
+    );
     let code = first.trim().rsplit(' ').next().unwrap().replace('-', "");
     assert_eq!(code.len(), 8, "{first}");
     assert!(
@@ -152,13 +191,19 @@ async fn register_shows_the_code_and_stores_the_credential_0600() {
             .await
             .unwrap()
     );
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     assert!(status.success(), "{rest}");
     assert!(rest.contains("registered as device dev_"), "{rest}");
     let file = data.path().join("device.json");
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let stored = ssi_agent::credential::DeviceCredential::load(data.path()).unwrap();
     assert!(stored.credential.starts_with("ssi_dev_"));
     assert_eq!(stored.server, server.base());
