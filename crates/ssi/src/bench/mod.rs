@@ -2,6 +2,7 @@
 //! measured in one run, so that machine noise mostly cancels. Benchmarks
 //! print figures; they never fail on a missed target (no timed tests).
 
+mod agent;
 mod ingest;
 mod server;
 mod token;
@@ -33,6 +34,9 @@ enum BenchCommand {
     /// same database (SQLite and PostgreSQL), and the monthly report of a
     /// busy developer
     Ingest(ingest::IngestBenchArgs),
+    /// getUserAndLinks app → agent → server (SDK over the app socket) against
+    /// app → server directly, and the agent's memory
+    Agent(agent::AgentBenchArgs),
 }
 
 pub fn run(args: BenchArgs, clock: &dyn Clock) -> Result<ExitCode> {
@@ -40,6 +44,7 @@ pub fn run(args: BenchArgs, clock: &dyn Clock) -> Result<ExitCode> {
         BenchCommand::Token(args) => token::run(args, clock),
         BenchCommand::Server(args) => server::run(args, clock),
         BenchCommand::Ingest(args) => ingest::run(args),
+        BenchCommand::Agent(args) => agent::run(args),
     }
 }
 
