@@ -1150,6 +1150,37 @@ server_test!(
 );
 
 server_test!(
+    user_and_links_lists_links_oldest_first,
+    |server: TestServer| async move {
+        let device = account_with_device(&server).await;
+        let app = developer_app(&server, "com.example.order", "idp.order").await;
+        let partner = Partner::new(&app.idp_name);
+        // Created a second apart, newest partner user first in the alphabet,
+        // then two in the same millisecond (ordered by link id).
+        let mut expected = Vec::new();
+        for user in ["user-c", "user-b", "user-a"] {
+            server.clock.advance_ms(1000);
+            expected.push(new_link_id(&server, &device, &app, &partner, user).await);
+        }
+        server.clock.advance_ms(1000);
+        let mut same_ms = vec![
+            new_link_id(&server, &device, &app, &partner, "user-y").await,
+            new_link_id(&server, &device, &app, &partner, "user-x").await,
+        ];
+        same_ms.sort();
+        expected.extend(same_ms);
+        let body = user_and_links(&server, &device, &app).await;
+        let listed: Vec<&str> = body["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|link| link["linkId"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, expected, "{body}");
+    }
+);
+
+server_test!(
     the_thirty_third_link_is_refused,
     |server: TestServer| async move {
         let device = account_with_device(&server).await;
