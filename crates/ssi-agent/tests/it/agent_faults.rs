@@ -7,38 +7,56 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use ssi_agent::manifest::Privileges;
 
-use crate::agent_harness::{NOW_MS, TestAgent, TestServer, call, eventually, installed};
+use crate::agent_harness::{NOW_MS, OneApp, TestAgent, call, eventually, installed};
 
 const APP: &str = "com.example.faults";
 
+async fn user_and_links(agent: &TestAgent) -> serde_json::Value {
+    call(
+        agent,
+        APP,
+        "getUserAndLinks",
+        json!({"identityProviderName": "faults"}),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_down_then_back_metrics_arrive_exactly_once() {
-    let mut server = TestServer::start().await;
-    let app = server.developer_app(APP, "faults", false).await;
-    let account = server.account().await;
-    let (device_id, credential) = server.device(&account).await;
-    let agent = TestAgent::start(
-        &credential,
-        &server.clock,
-        &[installed(APP, Privileges::all(), None)],
-        |c| c.server_timeout_ms = 1_000,
-    )
-    .await;
-    let r = call(&agent, APP, "getUserAndLinks", json!({"identityProviderName": "faults"})).await;
+    let OneApp {
+        mut server,
+        app,
+        device_id,
+        agent,
+    } = OneApp::start(APP, "faults", |c| c.server_timeout_ms = 1_000).await;
+    let r = user_and_links(&agent).await;
     let amazon = r["amazonUserId"].as_str().unwrap().to_owned();
     server.stop().await;
     // Every call that needs the server: RETRYABLE_FAILURE, within the bound.
     let calls = [
         ("getUserAndLinks", json!({"identityProviderName": "faults"})),
-        ("linkUserAccount", serde_json::to_value(app.link_request("u", &amazon)).unwrap()),
-        ("showLoginSelection", json!([{"loginName": "x", "linkId": "lnk_x"}])),
+        (
+            "linkUserAccount",
+            serde_json::to_value(app.link_request("u", &amazon)).unwrap(),
+        ),
+        (
+            "showLoginSelection",
+            json!([{"loginName": "x", "linkId": "lnk_x"}]),
+        ),
     ];
     for (method, params) in calls {
         let started = Instant::now();
         let r = call(&agent, APP, method, params).await;
         assert_eq!(r["requestStatus"], "RETRYABLE_FAILURE", "{method}: {r}");
-        assert!(r["message"].as_str().unwrap().contains("retry later"), "{r}");
-        assert!(started.elapsed() < Duration::from_secs(5), "{method}: {:?}", started.elapsed());
+        assert!(
+            r["message"].as_str().unwrap().contains("retry later"),
+            "{r}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{method}: {:?}",
+            started.elapsed()
+        );
     }
     // Metrics are accepted meanwhile.
     for i in 0..25 {
@@ -63,7 +81,10 @@ async fn server_down_then_back_metrics_arrive_exactly_once() {
     assert_eq!(server.count_events("source = $1", &device_id).await, 25);
     assert_eq!(
         server
-            .count_events("source = $1 AND failure_reason = 'UNAUTHORIZED'", &device_id)
+            .count_events(
+                "source = $1 AND failure_reason = 'UNAUTHORIZED'",
+                &device_id
+            )
             .await,
         5
     );
@@ -94,10 +115,19 @@ async fn a_server_that_never_answers_gives_retryable_failure_within_the_bound() 
     )
     .await;
     let started = Instant::now();
-    let r = call(&agent, APP, "getUserAndLinks", json!({"identityProviderName": "faults"})).await;
+    let r = user_and_links(&agent).await;
     let elapsed = started.elapsed();
     assert_eq!(r["requestStatus"], "RETRYABLE_FAILURE", "{r}");
-    assert!(r["message"].as_str().unwrap().contains("did not answer within 300 ms"), "{r}");
-    assert!(elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 300 ms"),
+        "{r}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
     held.abort();
 }

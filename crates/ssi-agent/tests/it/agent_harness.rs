@@ -63,7 +63,9 @@ impl TestServer {
     /// A server whose clock starts at `now_ms`.
     pub async fn start_at(now_ms: i64) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let config = ServerConfig {
             listen: addr,
@@ -119,7 +121,9 @@ impl TestServer {
     /// Starts again on the same address and data.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let listener = tokio::net::TcpListener::bind(self.addr).await.expect("rebind");
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("rebind");
         let again = Self::start_on(
             listener,
             self.config.clone(),
@@ -262,8 +266,7 @@ impl TestServer {
                     kid: app_key.kid().to_owned(),
                     private_sealed: sealed,
                     master_key_version: version,
-                    public_jwk: serde_json::to_string(&app_key.public_key().to_jwk())
-                        .expect("jwk"),
+                    public_jwk: serde_json::to_string(&app_key.public_key().to_jwk()).expect("jwk"),
                 },
             )
             .await
@@ -299,7 +302,11 @@ pub struct TestApp {
 
 impl TestApp {
     /// What the partner backend hands its app for `linkUserAccount`.
-    pub fn link_request(&self, partner_user_id: &str, amazon_user_id: &str) -> LinkUserAccountRequest {
+    pub fn link_request(
+        &self,
+        partner_user_id: &str,
+        amazon_user_id: &str,
+    ) -> LinkUserAccountRequest {
         let issued = ssi_token::issue_link(
             partner_user_id,
             amazon_user_id,
@@ -332,9 +339,8 @@ impl TestApp {
 
     /// Verifies an SSI token as the partner backend would.
     pub fn verify(&self, token: &Value, issuer: &str) -> Result<ssi_token::VerifiedSsiToken> {
-        let keys = LinkTokenKeys::single(
-            LinkTokenKey::from_jwk(&self.partner.to_jwk()).expect("own key"),
-        );
+        let keys =
+            LinkTokenKeys::single(LinkTokenKey::from_jwk(&self.partner.to_jwk()).expect("own key"));
         ssi_token::verify_ssi_token(
             token["schema"].as_str().context("schema")?,
             token["token"].as_str().context("token")?,
@@ -606,7 +612,10 @@ impl ScreenClient {
             if html.contains("name=\"prompt\"") {
                 return html;
             }
-            assert!(tokio::time::Instant::now() < deadline, "no prompt shown: {html}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no prompt shown: {html}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -632,5 +641,58 @@ impl ScreenClient {
             response.status()
         );
         html
+    }
+}
+
+/// `method` on a fresh connection, in the background (for calls whose answer
+/// waits for a screen).
+pub fn spawn_call(
+    agent: &TestAgent,
+    package_id: &str,
+    method: &'static str,
+    params: Value,
+) -> JoinHandle<Value> {
+    let socket = agent.socket(package_id);
+    tokio::spawn(async move {
+        RawClient::connect(&socket)
+            .await
+            .expect("connect")
+            .call(method, params)
+            .await
+    })
+}
+
+/// A server with one app (all privileges), an account with one device, and its
+/// agent.
+pub struct OneApp {
+    pub server: TestServer,
+    pub app: TestApp,
+    pub device_id: String,
+    pub agent: TestAgent,
+}
+
+impl OneApp {
+    pub async fn start(
+        package_id: &str,
+        idp_name: &str,
+        adjust: impl FnOnce(&mut AgentConfig),
+    ) -> Self {
+        let server = TestServer::start().await;
+        let app = server.developer_app(package_id, idp_name, true).await;
+        let account = server.account().await;
+        let (device_id, credential) = server.device(&account).await;
+        let agent = TestAgent::start(
+            &credential,
+            &server.clock,
+            &[installed(package_id, Privileges::all(), None)],
+            adjust,
+        )
+        .await;
+        Self {
+            server,
+            app,
+            device_id,
+            agent,
+        }
     }
 }

@@ -7,9 +7,8 @@ use simplesignin::{
     FailureReason, LinkAccountSuccessCode, LoginNameValue, RequestStatus, SimpleSignIn, SsiEvent,
     SsiEventRequest, UserSelection,
 };
-use ssi_agent::manifest::Privileges;
 
-use crate::agent_harness::{NOW_MS, TestAgent, TestServer, call, eventually, installed};
+use crate::agent_harness::{NOW_MS, OneApp, call, eventually};
 
 const APP: &str = "com.example.sdk";
 
@@ -19,11 +18,12 @@ fn now() -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_flows_through_the_sdk() {
-    let server = TestServer::start().await;
-    let app = server.developer_app(APP, "sdk-idp", false).await;
-    let account = server.account().await;
-    let (device_id, credential) = server.device(&account).await;
-    let agent = TestAgent::start(&credential, &server.clock, &[installed(APP, Privileges::all(), None)], |_| {}).await;
+    let OneApp {
+        server,
+        app,
+        device_id,
+        agent,
+    } = OneApp::start(APP, "sdk-idp", |_| {}).await;
     let ssi = SimpleSignIn::with_socket(agent.socket(APP)).with_clock(now);
     let screen = agent.screen().await;
 
@@ -45,7 +45,11 @@ async fn the_seed_flows_through_the_sdk() {
     assert_eq!(meanwhile.request_status, RequestStatus::Successful);
     screen.answer("allow").await;
     let linked = linking.await.unwrap();
-    assert_eq!(linked.success_code, Some(LinkAccountSuccessCode::LinkEstablished), "{linked:?}");
+    assert_eq!(
+        linked.success_code,
+        Some(LinkAccountSuccessCode::LinkEstablished),
+        "{linked:?}"
+    );
     let link_id = linked.link_id.unwrap();
 
     // Sign-in with the link.
@@ -66,11 +70,22 @@ async fn the_seed_flows_through_the_sdk() {
 
     // Metrics.
     let events = [
-        SsiEventRequest { ssi_event: SsiEvent::LoginSuccess, timestamp: NOW_MS, failure_reason: None },
-        SsiEventRequest { ssi_event: SsiEvent::LoginFailure, timestamp: NOW_MS, failure_reason: Some(FailureReason::NotFound) },
+        SsiEventRequest {
+            ssi_event: SsiEvent::LoginSuccess,
+            timestamp: NOW_MS,
+            failure_reason: None,
+        },
+        SsiEventRequest {
+            ssi_event: SsiEvent::LoginFailure,
+            timestamp: NOW_MS,
+            failure_reason: Some(FailureReason::NotFound),
+        },
     ];
     for event in &events {
-        assert_eq!(ssi.record_metric_event(event).await.request_status, RequestStatus::Successful);
+        assert_eq!(
+            ssi.record_metric_event(event).await.request_status,
+            RequestStatus::Successful
+        );
     }
     eventually(std::time::Duration::from_secs(20), "delivered", || async {
         server.count_events("source = $1", &device_id).await == 2
@@ -81,34 +96,48 @@ async fn the_seed_flows_through_the_sdk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sdk_refuses_what_the_agent_refuses_with_the_same_words() {
-    let server = TestServer::start().await;
-    server.developer_app(APP, "sdk-idp", false).await;
-    let account = server.account().await;
-    let (_, credential) = server.device(&account).await;
-    let agent = TestAgent::start(&credential, &server.clock, &[installed(APP, Privileges::all(), None)], |_| {}).await;
+    let OneApp { agent, .. } = OneApp::start(APP, "sdk-idp", |_| {}).await;
     let ssi = SimpleSignIn::with_socket(agent.socket(APP)).with_clock(now);
     let long_name = "n".repeat(65);
     let cases = [
-        ("getUserAndLinks", json!({"identityProviderName": "a/b"}), ssi.get_user_and_links("a/b").await.message),
+        (
+            "getUserAndLinks",
+            json!({"identityProviderName": "a/b"}),
+            ssi.get_user_and_links("a/b").await.message,
+        ),
         (
             "showLoginSelection",
             json!([{"loginName": long_name, "linkId": "lnk_1"}]),
-            ssi.show_login_selection(&[LoginNameValue::new(long_name.clone(), "lnk_1")]).await.message,
+            ssi.show_login_selection(&[LoginNameValue::new(long_name.clone(), "lnk_1")])
+                .await
+                .message,
         ),
         (
             "recordMetricEvent",
             json!({"ssiEvent": "LOGIN_SUCCESS", "timestamp": NOW_MS + 300_001}),
-            ssi.record_metric_event(&SsiEventRequest { ssi_event: SsiEvent::LoginSuccess, timestamp: NOW_MS + 300_001, failure_reason: None }).await.message,
+            ssi.record_metric_event(&SsiEventRequest {
+                ssi_event: SsiEvent::LoginSuccess,
+                timestamp: NOW_MS + 300_001,
+                failure_reason: None,
+            })
+            .await
+            .message,
         ),
     ];
     for (method, params, sdk_message) in cases {
         let agent_answer = call(&agent, APP, method, params).await;
         assert_eq!(agent_answer["requestStatus"], "FAILURE");
-        assert_eq!(agent_answer["message"].as_str(), sdk_message.as_deref(), "{method}");
+        assert_eq!(
+            agent_answer["message"].as_str(),
+            sdk_message.as_deref(),
+            "{method}"
+        );
     }
     // No agent: RETRYABLE_FAILURE naming the path.
     let nowhere = agent.run_dir.join("apps/com.example.missing.sock");
-    let r = SimpleSignIn::with_socket(&nowhere).get_user_and_links("sdk-idp").await;
+    let r = SimpleSignIn::with_socket(&nowhere)
+        .get_user_and_links("sdk-idp")
+        .await;
     assert_eq!(r.request_status, RequestStatus::RetryableFailure);
     assert!(r.message.unwrap().contains(&nowhere.display().to_string()));
 }
