@@ -219,6 +219,14 @@ async fn register_shows_the_code_and_stores_the_credential_0600() {
 fn bench_agent_smoke() {
     let ran = run_ssi(&["bench", "agent", "--seconds", "0.3"], &[], "");
     let out = ran.ok();
-    assert!(out.contains("app → agent → server (SDK)"), "{}", ran.context());
-    assert!(out.contains("the agent adds") && out.contains("agent memory: VmRSS"), "{}", ran.context());
+    assert!(
+        out.contains("app → agent → server (SDK)"),
+        "{}",
+        ran.context()
+    );
+    assert!(
+        out.contains("the agent adds") && out.contains("agent memory: VmRSS"),
+        "{}",
+        ran.context()
+    );
 }
